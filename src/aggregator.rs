@@ -1,0 +1,533 @@
+//! The [`Aggregator`] actor: combines finished parts into size-capped outputs
+//! while the job runs.
+//!
+//! # Messages
+//!
+//! | message | sent by | when | answer |
+//! |---|---|---|---|
+//! | [`FileFinished`] | a fetcher (or the directory scan) | a part reached `finished/` | — |
+//! | [`StreamingClosed`] | the supervisor | every writer is done, `streaming/` removed | the count of aggregations, once everything is combined and `finished/` removed |
+//! | [`AwaitCompletion`] | anyone | any time | the same count, once the aggregator is done (closed by message or, in watch mode, by `streaming/` disappearing) |
+//! | [`Cancel`] | the supervisor | the job is cancelled or failed | `()` once no combine is running any more |
+//!
+//! The aggregator also tells an optional observer (the supervisor) of each output
+//! and of a failure, through `Recipient<AggregatorEvent>`.
+//!
+//! # States
+//!
+//! *adopting* (one scan of the job directory: existing parts are adopted, output
+//! numbering continues after the highest output) → *running* (an output is made
+//! whenever more than `multiplier × max_bytes` of one kind wait) → *closing*
+//! (everything left is packed with [`select::plan_all`]) → *done* (`finished/`
+//! removed, waiters answered, actor stopped). *Cancelled* and *failed* end it from
+//! any state.
+//!
+//! All file work (scans, combining, fsync, checksums) runs on `spawn_blocking`
+//! threads, one job at a time; the actor itself only does bookkeeping, so it
+//! answers its mailbox while a combine is in flight. Parts are tracked from
+//! messages: the hot path never rescans the directory. In watch mode
+//! ([`Aggregator::watch`]) it also scans `finished/` every poll interval, for parts
+//! written by other processes, and closes itself when `streaming/` is gone.
+
+use std::collections::{HashSet, VecDeque};
+use std::fs;
+use std::io::ErrorKind;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::channel::oneshot;
+
+use crate::combine::AggregationStep;
+use crate::config::JobConfig;
+use crate::error::{Error, IoContext, Result};
+use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX};
+use crate::report::{JobOutput, ProgressCounters};
+use crate::select;
+use crate::supervisor::AggregatorEvent;
+
+/// A part was moved into `finished/` and waits for aggregation.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct FileFinished {
+    /// The part's path in `finished/`.
+    pub path: PathBuf,
+    /// Data or error, decided by its name.
+    pub kind: FileKind,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// Every writer is done (`streaming/` is gone): combine what is left, remove
+/// `finished/`, answer with the number of aggregations made.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<u64>")]
+pub struct StreamingClosed;
+
+/// Answers with the number of aggregations once the aggregator is done, without
+/// closing it.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<u64>")]
+pub struct AwaitCompletion;
+
+/// Stop now. Handled by every actor of a job: the supervisor (from the caller),
+/// fetchers and the aggregator (from the supervisor). Answered once the
+/// receiver's running file work has stopped.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "()")]
+pub struct Cancel;
+
+/// A part waiting in `finished/`.
+#[derive(Debug, Clone)]
+struct Waiting {
+    path: PathBuf,
+    bytes: u64,
+}
+
+/// What one scan of the job directory found.
+#[derive(Debug, Default)]
+struct Scan {
+    streaming_exists: bool,
+    parts: Vec<(FileKind, Waiting)>,
+    strays: Vec<String>,
+    highest_output: [u32; 2],
+}
+
+/// Combines finished parts into outputs `<contract>_0001.ndjson`, … (see the
+/// module docs for its messages and states).
+pub struct Aggregator {
+    layout: JobLayout,
+    max_bytes: u64,
+    trigger_bytes: u64,
+    /// Parts waiting, per kind (index by `kind as usize`).
+    waiting: [Vec<Waiting>; 2],
+    waiting_bytes: [u64; 2],
+    /// Paths of waiting parts, so a part announced twice (message and scan) is
+    /// counted once.
+    waiting_paths: HashSet<PathBuf>,
+    /// Groups packed at close, made one after the other.
+    planned: VecDeque<(FileKind, Vec<Waiting>)>,
+    next_number: [u32; 2],
+    /// A blocking job (scan or combine) is running.
+    busy: bool,
+    /// The initial scan finished: outputs may be numbered.
+    adopted: bool,
+    closed: bool,
+    done: Option<Result<u64, Arc<Error>>>,
+    aggregations: u64,
+    waiters: Vec<oneshot::Sender<Result<u64>>>,
+    cancel: Arc<AtomicBool>,
+    cancel_waiters: Vec<oneshot::Sender<()>>,
+    strays_seen: HashSet<String>,
+    observer: Option<Recipient<AggregatorEvent>>,
+    progress: Arc<ProgressCounters>,
+    poll: Option<Duration>,
+}
+
+impl Aggregator {
+    /// An aggregator for the job of `config`, fed by [`FileFinished`] messages.
+    pub fn new(config: &JobConfig) -> Self {
+        Aggregator {
+            layout: config.layout(),
+            max_bytes: config.max_bytes(),
+            trigger_bytes: config.trigger_bytes(),
+            waiting: [Vec::new(), Vec::new()],
+            waiting_bytes: [0; 2],
+            waiting_paths: HashSet::new(),
+            planned: VecDeque::new(),
+            next_number: [1; 2],
+            busy: false,
+            adopted: false,
+            closed: false,
+            done: None,
+            aggregations: 0,
+            waiters: Vec::new(),
+            cancel: Arc::new(AtomicBool::new(false)),
+            cancel_waiters: Vec::new(),
+            strays_seen: HashSet::new(),
+            observer: None,
+            progress: Arc::default(),
+            poll: None,
+        }
+    }
+
+    /// Also scans `finished/` every `poll` for parts written by other processes,
+    /// and closes when `streaming/` is gone. Off by default.
+    pub fn watch(mut self, poll: Duration) -> Self {
+        self.poll = Some(poll);
+        self
+    }
+
+    /// Counts aggregations in `progress`. Default: counters of its own.
+    pub fn progress(mut self, progress: Arc<ProgressCounters>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Tells `observer` of every output and of a failure. Default: nobody.
+    pub fn observer(mut self, observer: Recipient<AggregatorEvent>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    fn adopt(&mut self, kind: FileKind, part: Waiting) {
+        if self.waiting_paths.insert(part.path.clone()) {
+            self.waiting_bytes[kind as usize] += part.bytes;
+            self.waiting[kind as usize].push(part);
+        }
+    }
+
+    /// Takes the parts at `picked` out of the waiting list of `kind`.
+    fn take(&mut self, kind: FileKind, mut picked: Vec<usize>) -> Vec<Waiting> {
+        let list = &mut self.waiting[kind as usize];
+        let mut group: Vec<Waiting> = picked.iter().map(|&i| list[i].clone()).collect();
+        picked.sort_unstable_by(|a, b| b.cmp(a));
+        for i in picked {
+            let part = list.swap_remove(i);
+            self.waiting_bytes[kind as usize] -= part.bytes;
+            self.waiting_paths.remove(&part.path);
+        }
+        group.shrink_to_fit();
+        group
+    }
+
+    fn sizes(&self, kind: FileKind) -> Vec<u64> {
+        self.waiting[kind as usize]
+            .iter()
+            .map(|w| w.bytes)
+            .collect()
+    }
+
+    /// The next group to combine, if any is due.
+    fn next_group(&mut self) -> Option<(FileKind, Vec<Waiting>)> {
+        if let Some(group) = self.planned.pop_front() {
+            return Some(group);
+        }
+        for kind in FileKind::ALL {
+            if select::should_aggregate(self.waiting_bytes[kind as usize], self.trigger_bytes) {
+                let picked = select::select(&self.sizes(kind), self.max_bytes);
+                return Some((kind, self.take(kind, picked)));
+            }
+        }
+        if self.closed {
+            for kind in FileKind::ALL {
+                if self.waiting[kind as usize].is_empty() {
+                    continue;
+                }
+                for picked in select::plan_all(&self.sizes(kind), self.max_bytes) {
+                    let group = picked
+                        .into_iter()
+                        .map(|i| self.waiting[kind as usize][i].clone())
+                        .collect();
+                    self.planned.push_back((kind, group));
+                }
+                self.waiting[kind as usize].clear();
+                self.waiting_bytes[kind as usize] = 0;
+            }
+            self.waiting_paths.clear();
+            return self.planned.pop_front();
+        }
+        None
+    }
+
+    /// Starts the next piece of work, or finishes.
+    fn step(&mut self, ctx: &mut Context<Self>) {
+        if self.busy || self.done.is_some() {
+            return;
+        }
+        if self.is_cancelled() {
+            self.finish(Err(Arc::new(Error::Cancelled)), ctx);
+            return;
+        }
+        if !self.adopted {
+            return;
+        }
+        if let Some((kind, group)) = self.next_group() {
+            self.start_combine(kind, group, ctx);
+        } else if self.closed {
+            self.start_removing_finished(ctx);
+        }
+    }
+
+    fn start_combine(&mut self, kind: FileKind, group: Vec<Waiting>, ctx: &mut Context<Self>) {
+        let bytes: u64 = group.iter().map(|w| w.bytes).sum();
+        let number = (bytes > 0).then(|| {
+            let n = self.next_number[kind as usize];
+            self.next_number[kind as usize] += 1;
+            n
+        });
+        let step = AggregationStep {
+            layout: self.layout.clone(),
+            kind,
+            number,
+            parts: group.into_iter().map(|w| w.path).collect(),
+        };
+        log::debug!(
+            "aggregating {} {kind} parts ({bytes} bytes) into {number:?}",
+            step.parts.len()
+        );
+        let cancel = self.cancel.clone();
+        self.busy = true;
+        let work = actix_rt::task::spawn_blocking(move || step.run(&cancel));
+        ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
+            act.busy = false;
+            match flatten(joined, "aggregation") {
+                Ok(Some(output)) => act.published(output),
+                Ok(None) => {}
+                Err(Error::Cancelled) => {}
+                Err(e) => {
+                    act.finish(Err(Arc::new(e)), ctx);
+                    return;
+                }
+            }
+            act.step(ctx);
+        }));
+    }
+
+    fn published(&mut self, output: JobOutput) {
+        log::info!(
+            "{}: {} records, {} bytes",
+            output.file,
+            output.records,
+            output.bytes
+        );
+        self.aggregations += 1;
+        self.progress.add_aggregations(1);
+        if let Some(observer) = &self.observer {
+            observer.do_send(AggregatorEvent::Output(output));
+        }
+    }
+
+    fn start_removing_finished(&mut self, ctx: &mut Context<Self>) {
+        let finished = self.layout.finished().to_owned();
+        self.busy = true;
+        let work = actix_rt::task::spawn_blocking(move || match fs::remove_dir(&finished) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty => {
+                log::warn!(
+                    "{} kept: it holds files that are not parts",
+                    finished.display()
+                );
+                Ok(())
+            }
+            Err(e) => Err(Error::io("remove", finished, e)),
+        });
+        ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
+            act.busy = false;
+            let count = act.aggregations;
+            act.finish(
+                flatten(joined, "cleanup").map(|()| count).map_err(Arc::new),
+                ctx,
+            );
+        }));
+    }
+
+    /// Ends the aggregator with `outcome`: answers every waiter, tells the
+    /// observer of a failure, stops the actor.
+    fn finish(&mut self, outcome: Result<u64, Arc<Error>>, ctx: &mut Context<Self>) {
+        if let Err(e) = &outcome {
+            if !matches!(**e, Error::Cancelled) {
+                log::error!("aggregation failed: {e}");
+                if let Some(observer) = &self.observer {
+                    observer.do_send(AggregatorEvent::Failed(e.clone()));
+                }
+            }
+        }
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(outcome.clone().map_err(Error::Shared));
+        }
+        for waiter in self.cancel_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+        self.done = Some(outcome);
+        ctx.stop();
+    }
+
+    fn start_scan(&mut self, ctx: &mut Context<Self>) {
+        let layout = self.layout.clone();
+        self.busy = true;
+        let work = actix_rt::task::spawn_blocking(move || scan(&layout));
+        ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
+            act.busy = false;
+            match flatten(joined, "scan") {
+                Ok(scan) => act.apply_scan(scan),
+                Err(e) => {
+                    act.finish(Err(Arc::new(e)), ctx);
+                    return;
+                }
+            }
+            act.step(ctx);
+        }));
+    }
+
+    fn apply_scan(&mut self, scan: Scan) {
+        if !self.adopted {
+            for kind in FileKind::ALL {
+                self.next_number[kind as usize] = scan.highest_output[kind as usize] + 1;
+            }
+            self.adopted = true;
+        }
+        for stray in scan.strays {
+            if self.strays_seen.insert(stray.clone()) {
+                log::warn!(
+                    "{}: ignoring {stray:?}, which is not a part",
+                    self.layout.finished().display()
+                );
+            }
+        }
+        for (kind, part) in scan.parts {
+            self.adopt(kind, part);
+        }
+        if self.poll.is_some() && !scan.streaming_exists {
+            self.closed = true;
+        }
+    }
+
+    /// Outcome of a finished aggregator, as an answer.
+    fn answer(&self) -> Option<Result<u64>> {
+        self.done
+            .as_ref()
+            .map(|outcome| outcome.clone().map_err(Error::Shared))
+    }
+
+    fn wait(&mut self) -> ResponseFuture<Result<u64>> {
+        if let Some(answer) = self.answer() {
+            return Box::pin(async move { answer });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.push(tx);
+        Box::pin(async move {
+            rx.await.unwrap_or(Err(Error::ActorGone {
+                actor: "aggregator",
+            }))
+        })
+    }
+}
+
+/// Joins a blocking task's result, turning a panic into an error.
+fn flatten<T>(
+    joined: std::result::Result<Result<T>, actix_rt::task::JoinError>,
+    what: &'static str,
+) -> Result<T> {
+    joined.unwrap_or_else(|e| {
+        log::error!("{what} task panicked: {e}");
+        Err(Error::ActorGone {
+            actor: "aggregator",
+        })
+    })
+}
+
+/// Lists `finished/` and the job directory. Blocking.
+fn scan(layout: &JobLayout) -> Result<Scan> {
+    let mut scan = Scan {
+        streaming_exists: fs::symlink_metadata(layout.streaming()).is_ok(),
+        ..Scan::default()
+    };
+    // streaming/ is checked first: a part moved before it disappeared is listed below.
+    match fs::read_dir(layout.finished()) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.at("list", layout.finished())?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let meta = entry.metadata().at("stat", &entry.path())?;
+                match FileKind::of_part(&name) {
+                    Some(kind) if meta.is_file() => scan.parts.push((
+                        kind,
+                        Waiting {
+                            path: entry.path(),
+                            bytes: meta.len(),
+                        },
+                    )),
+                    _ if name.starts_with(CLAIM_PREFIX) && meta.is_dir() => {}
+                    _ => scan.strays.push(name),
+                }
+            }
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("list", layout.finished(), e)),
+    }
+    for entry in fs::read_dir(layout.job_dir()).at("list", layout.job_dir())? {
+        let entry = entry.at("list", layout.job_dir())?;
+        if let Some((kind, n)) = layout.parse_output_name(&entry.file_name().to_string_lossy()) {
+            let highest = &mut scan.highest_output[kind as usize];
+            *highest = (*highest).max(n);
+        }
+    }
+    Ok(scan)
+}
+
+impl Actor for Aggregator {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.start_scan(ctx);
+        if let Some(poll) = self.poll {
+            ctx.run_interval(poll, |act, ctx| {
+                if !act.busy && !act.closed && act.done.is_none() {
+                    act.start_scan(ctx);
+                }
+            });
+        }
+    }
+}
+
+impl Handler<FileFinished> for Aggregator {
+    type Result = ();
+
+    fn handle(&mut self, msg: FileFinished, ctx: &mut Context<Self>) {
+        if self.done.is_some() || self.is_cancelled() {
+            return;
+        }
+        self.adopt(
+            msg.kind,
+            Waiting {
+                path: msg.path,
+                bytes: msg.bytes,
+            },
+        );
+        self.step(ctx);
+    }
+}
+
+impl Handler<StreamingClosed> for Aggregator {
+    type Result = ResponseFuture<Result<u64>>;
+
+    fn handle(&mut self, _: StreamingClosed, ctx: &mut Context<Self>) -> Self::Result {
+        self.closed = true;
+        let answer = self.wait();
+        self.step(ctx);
+        answer
+    }
+}
+
+impl Handler<AwaitCompletion> for Aggregator {
+    type Result = ResponseFuture<Result<u64>>;
+
+    fn handle(&mut self, _: AwaitCompletion, _: &mut Context<Self>) -> Self::Result {
+        self.wait()
+    }
+}
+
+impl Handler<Cancel> for Aggregator {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Cancel, ctx: &mut Context<Self>) -> Self::Result {
+        self.cancel.store(true, Ordering::Relaxed);
+        if self.done.is_some() {
+            return Box::pin(async {});
+        }
+        let (tx, rx) = oneshot::channel();
+        self.cancel_waiters.push(tx);
+        self.step(ctx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}

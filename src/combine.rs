@@ -1,0 +1,329 @@
+//! Combining parts into one output, crash-safely. Blocking code: the aggregator
+//! runs it on `spawn_blocking` threads, never on an arbiter.
+//!
+//! One [`AggregationStep`] makes one output (or drops a group of empty parts):
+//!
+//! 1. **claim**: rename the parts into `finished/.claim-<kind>-<n>/`, fsync;
+//! 2. **combine** them into the hidden temp output in the job directory with
+//!    `std::io::copy` file to file (on Linux `copy_file_range`: the bytes never
+//!    enter user space), adding `\n` after a part that lacks one; fsync;
+//! 3. **describe** the temp output (bytes, records, SHA-256) while it is hot in
+//!    the page cache;
+//! 4. **journal** the output and its parts, fsync;
+//! 5. **publish**: rename the temp output to its final name, fsync the directory;
+//! 6. **release**: delete the claim directory.
+//!
+//! A crash between any two steps leaves either the parts (in `finished/` or a
+//! claim) or the published output, never both without a journal line saying so;
+//! a resumed run completes or redoes the step. On error the temp output is
+//! removed and the parts stay claimed, so no byte is lost.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, IoContext, Result};
+use crate::journal::{self, JournalEntry};
+use crate::layout::{FileKind, JobLayout};
+use crate::report::JobOutput;
+
+/// Buffer size for reading outputs back to checksum them.
+const DESCRIBE_BUFFER: usize = 1 << 20;
+
+/// One aggregation: a group of parts of one kind and the output number they get.
+#[derive(Debug, Clone)]
+pub struct AggregationStep {
+    /// The job's paths.
+    pub layout: JobLayout,
+    /// The kind of every part in the group.
+    pub kind: FileKind,
+    /// The output number; `None` when every part is empty and is only dropped.
+    pub number: Option<u32>,
+    /// The parts, as they lie in `finished/`.
+    pub parts: Vec<PathBuf>,
+}
+
+impl AggregationStep {
+    /// Runs the step; returns the output made, or `None` for a dropped group.
+    ///
+    /// `cancel` is checked between parts: a cancelled step removes its temp
+    /// output and returns [`Error::Cancelled`].
+    pub fn run(&self, cancel: &AtomicBool) -> Result<Option<JobOutput>> {
+        let Some(number) = self.number else {
+            self.drop_empty_parts()?;
+            return Ok(None);
+        };
+        let claimed = self.claim(number)?;
+        let temp = self.layout.temp_output(self.kind, number);
+        let result = self.make_output(number, &claimed, &temp, cancel);
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        let output = result?;
+        fs::remove_dir_all(self.layout.claim_dir(self.kind, number))
+            .at("remove claim", &self.layout.claim_dir(self.kind, number))?;
+        Ok(Some(output))
+    }
+
+    fn part_names(&self) -> Vec<String> {
+        self.parts
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    fn drop_empty_parts(&self) -> Result<()> {
+        let entry = JournalEntry {
+            kind: self.kind,
+            output: None,
+            parts: self.part_names(),
+        };
+        journal::append(&self.layout.journal(), &entry)?;
+        for part in &self.parts {
+            fs::remove_file(part).at("remove empty part", part)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the parts into the claim directory; returns their new paths.
+    fn claim(&self, number: u32) -> Result<Vec<PathBuf>> {
+        let claim = self.layout.claim_dir(self.kind, number);
+        fs::create_dir(&claim).at("create claim", &claim)?;
+        let mut claimed = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            let to = claim.join(part.file_name().ok_or_else(|| Error::JobDirectory {
+                path: part.clone(),
+                reason: "a part path without a file name".into(),
+            })?);
+            fs::rename(part, &to).at("claim part", part)?;
+            claimed.push(to);
+        }
+        fsync_dir(&claim)?;
+        fsync_dir(self.layout.finished())?;
+        Ok(claimed)
+    }
+
+    fn make_output(
+        &self,
+        number: u32,
+        claimed: &[PathBuf],
+        temp: &Path,
+        cancel: &AtomicBool,
+    ) -> Result<JobOutput> {
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(temp)
+            .at("create output", temp)?;
+        combine_parts(claimed, &mut out, temp, cancel)?;
+        out.sync_all().at("fsync output", temp)?;
+        drop(out);
+        let file = self.layout.output_name(self.kind, number);
+        let (bytes, records, sha256) = describe(temp)?;
+        let output = JobOutput {
+            file,
+            kind: self.kind,
+            bytes,
+            records,
+            sha256,
+        };
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        journal::append(
+            &self.layout.journal(),
+            &JournalEntry {
+                kind: self.kind,
+                output: Some(output.clone()),
+                parts: self.part_names(),
+            },
+        )?;
+        let final_path = self.layout.output(self.kind, number);
+        fs::rename(temp, &final_path).at("publish output", &final_path)?;
+        fsync_dir(self.layout.job_dir())?;
+        Ok(output)
+    }
+}
+
+/// Appends every part to `out`, adding a newline after a non-empty part that
+/// does not end with one. Returns the bytes written.
+pub fn combine_parts(
+    parts: &[PathBuf],
+    out: &mut File,
+    out_path: &Path,
+    cancel: &AtomicBool,
+) -> Result<u64> {
+    let mut written = 0;
+    for part in parts {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        let mut file = File::open(part).at("open part", part)?;
+        let len = file.metadata().at("stat part", part)?.len();
+        if len == 0 {
+            continue;
+        }
+        let mut last = [0u8; 1];
+        file.read_exact_at(&mut last, len - 1)
+            .at("read part", part)?;
+        let copied = io::copy(&mut file, out).at("combine into", out_path)?;
+        if copied != len {
+            return Err(Error::io(
+                "combine",
+                part,
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("part changed while combining: {copied} of {len} bytes"),
+                ),
+            ));
+        }
+        written += copied;
+        if last[0] != b'\n' {
+            out.write_all(b"\n").at("combine into", out_path)?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+/// Size, line count and SHA-256 (hex) of a file.
+pub fn describe(path: &Path) -> Result<(u64, u64, String)> {
+    let mut file = File::open(path).at("open output", path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; DESCRIBE_BUFFER];
+    let (mut bytes, mut records) = (0u64, 0u64);
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read output", path, e)),
+        };
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+        records += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+    }
+    Ok((bytes, records, hex::encode(hasher.finalize())))
+}
+
+/// Makes a directory's entries (renames, creations) durable.
+pub fn fsync_dir(path: &Path) -> Result<()> {
+    File::open(path)
+        .and_then(|dir| dir.sync_all())
+        .at("fsync directory", path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, JobLayout) {
+        let root = tempfile::tempdir().unwrap();
+        let layout = JobLayout::new(root.path().join("J"), "streaming", "finished", "Z9000");
+        fs::create_dir_all(layout.finished()).unwrap();
+        (root, layout)
+    }
+
+    fn part(layout: &JobLayout, name: &str, body: &[u8]) -> PathBuf {
+        let p = layout.finished().join(name);
+        fs::write(&p, body).unwrap();
+        p
+    }
+
+    #[test]
+    fn combines_repairs_newlines_and_journals() {
+        let (_root, layout) = setup();
+        let parts = vec![
+            part(&layout, "tmp_000001.ndjson", b"{\"a\":1}\n{\"a\":2}"),
+            part(&layout, "tmp_000002.ndjson", b""),
+            part(&layout, "tmp_000003.ndjson", b"\xff\xfe raw bytes\n"),
+        ];
+        let step = AggregationStep {
+            layout: layout.clone(),
+            kind: FileKind::Data,
+            number: Some(1),
+            parts,
+        };
+        let output = step.run(&AtomicBool::new(false)).unwrap().unwrap();
+        let body = fs::read(layout.output(FileKind::Data, 1)).unwrap();
+        assert_eq!(body, b"{\"a\":1}\n{\"a\":2}\n\xff\xfe raw bytes\n");
+        assert_eq!(output.file, "Z9000_0001.ndjson");
+        assert_eq!((output.bytes, output.records), (body.len() as u64, 3));
+        assert_eq!(output.sha256, hex::encode(Sha256::digest(&body)));
+        assert!(!layout.claim_dir(FileKind::Data, 1).exists());
+        assert!(!layout.temp_output(FileKind::Data, 1).exists());
+        assert_eq!(fs::read_dir(layout.finished()).unwrap().count(), 0);
+        let journal = journal::read(&layout.journal()).unwrap();
+        assert_eq!(journal.len(), 1);
+        assert_eq!(journal[0].output.as_ref(), Some(&output));
+        assert_eq!(journal[0].parts.len(), 3);
+    }
+
+    #[test]
+    fn empty_groups_are_dropped_without_output() {
+        let (_root, layout) = setup();
+        let parts = vec![part(&layout, "tmp_000001_error.ndjson", b"")];
+        let step = AggregationStep {
+            layout: layout.clone(),
+            kind: FileKind::Error,
+            number: None,
+            parts,
+        };
+        assert_eq!(step.run(&AtomicBool::new(false)).unwrap(), None);
+        assert_eq!(
+            fs::read_dir(layout.job_dir()).unwrap().count(),
+            2,
+            "finished/ and .journal"
+        );
+        assert!(journal::read(&layout.journal()).unwrap()[0]
+            .output
+            .is_none());
+    }
+
+    #[test]
+    fn a_cancelled_step_leaves_no_temp_and_keeps_parts() {
+        let (_root, layout) = setup();
+        let parts = vec![part(&layout, "tmp_000001.ndjson", b"x\n")];
+        let step = AggregationStep {
+            layout: layout.clone(),
+            kind: FileKind::Data,
+            number: Some(1),
+            parts,
+        };
+        let err = step.run(&AtomicBool::new(true)).unwrap_err();
+        assert!(matches!(err, Error::Cancelled));
+        assert!(!layout.temp_output(FileKind::Data, 1).exists());
+        assert!(!layout.output(FileKind::Data, 1).exists());
+        assert!(layout
+            .claim_dir(FileKind::Data, 1)
+            .join("tmp_000001.ndjson")
+            .exists());
+    }
+
+    #[test]
+    fn a_missing_part_names_its_path() {
+        let (_root, layout) = setup();
+        let parts = vec![layout.finished().join("tmp_000009.ndjson")];
+        let step = AggregationStep {
+            layout: layout.clone(),
+            kind: FileKind::Data,
+            number: Some(1),
+            parts,
+        };
+        let err = step.run(&AtomicBool::new(false)).unwrap_err().to_string();
+        assert!(
+            err.contains("claim part") && err.contains("tmp_000009.ndjson"),
+            "{err}"
+        );
+    }
+}

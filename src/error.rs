@@ -1,0 +1,104 @@
+//! The crate's one error type.
+//!
+//! Every variant carries what a user needs to act: the path and OS error of a
+//! failed file operation, the config field that was refused and why. A failed or
+//! cancelled job reports one of these as its reason.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop a job or refuse a request.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value was refused by validation.
+    #[error("invalid config: {field}: {reason}")]
+    Config {
+        /// The builder setter or flag that holds the bad value.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A file system operation failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`create`, `write`, `rename`, `fsync`, …).
+        op: &'static str,
+        /// The path it was done to.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The job directory is in a state this run must not touch.
+    #[error("job directory {}: {reason}", path.display())]
+    JobDirectory {
+        /// The job directory (or the entry inside it) at fault.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
+
+    /// Too many beneficiaries failed.
+    #[error("failure threshold exceeded: {errored} of {processed} beneficiaries failed (max failure rate {max_rate})")]
+    FailureThreshold {
+        /// Failed beneficiaries so far.
+        errored: u64,
+        /// Processed beneficiaries so far (failures included).
+        processed: u64,
+        /// The configured limit.
+        max_rate: f64,
+    },
+
+    /// The job was cancelled before it completed.
+    #[error("job cancelled")]
+    Cancelled,
+
+    /// An error shared by several waiters (an aggregation failure is reported to
+    /// the supervisor and to everyone awaiting the aggregator).
+    #[error(transparent)]
+    Shared(#[from] std::sync::Arc<Error>),
+
+    /// An actor the job depends on stopped before answering.
+    #[error("{actor} stopped unexpectedly")]
+    ActorGone {
+        /// Which actor (`aggregator`, `supervisor`, …).
+        actor: &'static str,
+    },
+}
+
+impl Error {
+    /// Wraps an [`io::Error`] with the operation and the path it concerned.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A [`Error::Config`] for `field`.
+    pub fn config(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::Config {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Adds the operation and the path to an `io::Result`.
+pub(crate) trait IoContext<T> {
+    /// Maps the error into [`Error::Io`].
+    fn at(self, op: &'static str, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn at(self, op: &'static str, path: &std::path::Path) -> Result<T> {
+        self.map_err(|source| Error::io(op, path, source))
+    }
+}

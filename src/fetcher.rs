@@ -1,0 +1,229 @@
+//! The [`BatchFetcher`] actor: fetches one batch of beneficiaries into a data part
+//! and (when a beneficiary fails) an error part.
+//!
+//! The supervisor starts each fetcher on one arbiter of its pool. The fetcher
+//! runs its batch as one future tied to its context (`ctx.spawn`, so stopping the
+//! actor drops it), beneficiary after beneficiary:
+//!
+//! - claims go to the data part, one line each; a failed or timed-out fetch
+//!   becomes one `OperationOutcome` line in the error part, and the batch goes on;
+//! - at the end both parts are fsynced and renamed into `finished/` on a blocking
+//!   thread (error part first: the data part reaching `finished/` marks the batch
+//!   done), then announced to the aggregator with [`FileFinished`];
+//! - the supervisor hears [`BatchDone`] exactly once: with the outcome, or — if
+//!   the actor stops without finishing (a panic, its arbiter gone) — as
+//!   [`BatchOutcome::Lost`], sent from `Drop`.
+//!
+//! It handles [`Cancel`]: it stops at once, its unfinished parts are left in
+//! `streaming/` for the supervisor to remove.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::aggregator::{Cancel, FileFinished};
+use crate::error::{Error, Result};
+use crate::layout::{FileKind, JobLayout};
+use crate::part::{FinishedPart, PartWriter};
+use crate::report::ProgressCounters;
+use crate::source::{operation_outcome, ClaimsSource, SourceError};
+use crate::supervisor::{BatchDone, BatchOutcome};
+
+/// Everything a fetcher needs; given by the supervisor.
+#[derive(Clone)]
+pub struct FetcherContext {
+    /// The job's paths.
+    pub layout: JobLayout,
+    /// Where claims come from.
+    pub source: Arc<dyn ClaimsSource>,
+    /// Time one beneficiary may take.
+    pub request_timeout: Duration,
+    /// The job's counters.
+    pub progress: Arc<ProgressCounters>,
+    /// Set when the job stops; checked between beneficiaries and before renames.
+    pub cancel: Arc<AtomicBool>,
+    /// The aggregator.
+    pub aggregator: Recipient<FileFinished>,
+    /// The supervisor.
+    pub supervisor: Recipient<BatchDone>,
+}
+
+/// Fetches one batch (see the module docs).
+pub struct BatchFetcher {
+    batch: u64,
+    beneficiaries: Vec<String>,
+    cx: FetcherContext,
+    /// `BatchDone` was sent (or must not be: the job is cancelled).
+    reported: bool,
+}
+
+impl BatchFetcher {
+    /// A fetcher of `beneficiaries` as batch number `batch`.
+    pub fn new(batch: u64, beneficiaries: Vec<String>, cx: FetcherContext) -> Self {
+        BatchFetcher {
+            batch,
+            beneficiaries,
+            cx,
+            reported: false,
+        }
+    }
+
+    fn report(&mut self, outcome: BatchOutcome) {
+        if !self.reported {
+            self.reported = true;
+            self.cx.supervisor.do_send(BatchDone {
+                batch: self.batch,
+                outcome,
+            });
+        }
+    }
+}
+
+/// What a batch did. Counted locally and added to the job's counters only once
+/// the batch's parts are in `finished/`, so a batch that is retried is never
+/// counted twice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Beneficiaries processed (failures included).
+    pub processed: u64,
+    /// Of which failed.
+    pub errored: u64,
+    /// Beneficiaries with at least one EOB.
+    pub with_eobs: u64,
+    /// EOBs received.
+    pub eobs_fetched: u64,
+    /// EOBs written.
+    pub eobs_written: u64,
+    /// Bytes written to both parts.
+    pub bytes: u64,
+    /// Parts moved to `finished/`.
+    pub parts: u64,
+}
+
+impl BatchStats {
+    fn commit(&self, progress: &ProgressCounters) {
+        progress.add_processed(self.processed);
+        progress.add_errored(self.errored);
+        progress.add_patients_with_eobs(self.with_eobs);
+        progress.add_eobs_fetched(self.eobs_fetched);
+        progress.add_eobs_written(self.eobs_written);
+        progress.add_bytes_written(self.bytes);
+        progress.add_parts_finished(self.parts);
+    }
+}
+
+async fn fetch_batch(
+    batch: u64,
+    beneficiaries: Vec<String>,
+    cx: FetcherContext,
+) -> Result<BatchStats> {
+    let mut stats = BatchStats::default();
+    let mut data = PartWriter::create(&cx.layout, batch, FileKind::Data)?;
+    let mut errors: Option<PartWriter> = None;
+    for beneficiary in &beneficiaries {
+        if cx.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        let fetched =
+            match actix_rt::time::timeout(cx.request_timeout, cx.source.fetch(beneficiary)).await {
+                Ok(result) => result,
+                Err(_) => Err(SourceError::new(
+                    "timeout",
+                    format!(
+                        "fetch of beneficiary {beneficiary} timed out after {} ms",
+                        cx.request_timeout.as_millis()
+                    ),
+                )),
+            };
+        match fetched {
+            Ok(resources) => {
+                let count = resources.len() as u64;
+                stats.eobs_fetched += count;
+                for resource in &resources {
+                    data.write_record(resource.as_str().as_bytes())?;
+                }
+                stats.eobs_written += count;
+                stats.with_eobs += u64::from(count > 0);
+            }
+            Err(error) => {
+                log::debug!("batch {batch}: {error}");
+                let outcome = operation_outcome(beneficiary, &error);
+                let part = match &mut errors {
+                    Some(part) => part,
+                    None => errors.insert(PartWriter::create(&cx.layout, batch, FileKind::Error)?),
+                };
+                part.write_record(outcome.as_str().as_bytes())?;
+                stats.errored += 1;
+            }
+        }
+        stats.processed += 1;
+    }
+    let cancel = cx.cancel.clone();
+    let finished = actix_rt::task::spawn_blocking(move || -> Result<Vec<FinishedPart>> {
+        let mut done = Vec::with_capacity(2);
+        for part in errors.into_iter().chain(Some(data)) {
+            if cancel.load(Ordering::Relaxed) {
+                part.discard();
+                return Err(Error::Cancelled);
+            }
+            done.push(part.finish()?);
+        }
+        Ok(done)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        log::error!("batch {batch}: finishing parts panicked: {e}");
+        Err(Error::ActorGone { actor: "fetcher" })
+    })?;
+    for part in &finished {
+        stats.bytes += part.bytes;
+        stats.parts += 1;
+    }
+    stats.commit(&cx.progress);
+    for part in finished {
+        cx.aggregator.do_send(FileFinished {
+            path: part.path,
+            kind: part.kind,
+            bytes: part.bytes,
+        });
+    }
+    Ok(stats)
+}
+
+impl Actor for BatchFetcher {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let work = fetch_batch(
+            self.batch,
+            std::mem::take(&mut self.beneficiaries),
+            self.cx.clone(),
+        );
+        ctx.spawn(work.into_actor(self).map(|result, act, ctx| {
+            act.report(match result {
+                Ok(stats) => BatchOutcome::Done(stats),
+                Err(Error::Cancelled) => BatchOutcome::Cancelled,
+                Err(e) => BatchOutcome::Failed(Arc::new(e)),
+            });
+            ctx.stop();
+        }));
+    }
+}
+
+impl Drop for BatchFetcher {
+    fn drop(&mut self) {
+        self.report(BatchOutcome::Lost);
+    }
+}
+
+impl Handler<Cancel> for BatchFetcher {
+    type Result = ();
+
+    fn handle(&mut self, _: Cancel, ctx: &mut Context<Self>) {
+        self.cx.cancel.store(true, Ordering::Relaxed);
+        self.reported = true;
+        ctx.stop();
+    }
+}

@@ -1,0 +1,103 @@
+//! # claims-aggregator
+//!
+//! Bulk claims export jobs on actix actors: fetch every Medicare claim (FHIR
+//! `ExplanationOfBenefit`) of a contract's beneficiaries from a claims source,
+//! stream them to disk as NDJSON part files, and aggregate the parts — while the
+//! job runs — into size-capped outputs with checksums. The directory protocol is
+//! CMS AB2D's, so AB2D's own workers and this aggregator can share a job directory.
+//!
+//! # Architecture
+//!
+//! ```text
+//!            RunJob / Cancel / GetProgress / Subscribe
+//! caller ───────────────────────────────▶ JobSupervisor ── pool of arbiters (one per CPU)
+//!                                           │    ▲  ▲
+//!                    StreamingClosed, Cancel│    │  │ BatchDone (exactly once per fetcher)
+//!                                           ▼    │  │
+//!                      AggregatorEvent ◀── Aggregator ◀── FileFinished ── BatchFetcher × concurrency
+//!                                           │                               │
+//!                         spawn_blocking: claim, combine, fsync,     part files in streaming/,
+//!                         checksum, journal, rename                  renamed into finished/
+//! ```
+//!
+//! - [`JobSupervisor`] creates the job directories, starts one [`Aggregator`] and
+//!   at most `concurrency` [`BatchFetcher`]s at once, each on the next arbiter of
+//!   its pool, pulling `batch_size` beneficiaries at a time from the caller's
+//!   iterator (memory does not grow with the job).
+//! - [`BatchFetcher`] asks a [`ClaimsSource`] for each beneficiary's claims, writes
+//!   them to `streaming/tmp_<batch>.ndjson` (failures as `OperationOutcome` lines in
+//!   `tmp_<batch>_error.ndjson`), fsyncs and renames the parts into `finished/`.
+//! - [`Aggregator`] makes an output whenever more than `multiplier × max_bytes` of
+//!   one kind wait, choosing parts that fill it as close to `max_bytes` as possible
+//!   ([`select`]); it combines on blocking threads and stays responsive.
+//!
+//! # Protocol
+//!
+//! | message | from → to | when | answer |
+//! |---|---|---|---|
+//! | [`RunJob`] | caller → supervisor | once | [`JobReport`] at the end (`Err` if it could not start) |
+//! | [`GetProgress`] | anyone → supervisor | any time | [`Progress`] |
+//! | [`Subscribe`] | anyone → supervisor | any time | — ; [`JobProgress`] events follow |
+//! | [`Cancel`] | caller → supervisor → fetchers, aggregator | any time | `()` once file work stopped |
+//! | [`FileFinished`] | fetcher → aggregator | a part reached `finished/` | — |
+//! | [`BatchDone`] | fetcher → supervisor | its batch ended (or it died: sent from `Drop`) | — |
+//! | [`StreamingClosed`] | supervisor → aggregator | all batches done, `streaming/` removed | count of aggregations, after `finished/` is removed |
+//! | [`AggregatorEvent`] | aggregator → supervisor | each output, or a failure | — |
+//!
+//! On disk ([`JobLayout`]): parts are `tmp_*.ndjson` / `tmp_*_error.ndjson` (kind by
+//! suffix, `_error.ndjson` first), outputs `<contract>_0001.ndjson` and
+//! `<contract>_0001_error.ndjson` numbered per kind. `streaming/` gone means the
+//! writers are done; `finished/` gone means the aggregator is done. Each output is
+//! made crash-safely ([`combine`]): claim, combine into a hidden temp file, fsync,
+//! journal, rename, fsync the directory.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use claims_aggregator::{run_job, synthetic, JobConfig, SyntheticConfig, SyntheticSource};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let root = tempfile::tempdir()?;
+//! let config = JobConfig::builder(root.path(), "ABC-DEF", "Z9000")
+//!     .max_bytes(64 * 1024)
+//!     .build()?;
+//! let source = Arc::new(SyntheticSource::new(SyntheticConfig::default()));
+//! let beneficiaries = (0..25).map(synthetic::beneficiary_id);
+//!
+//! let report = actix::System::new().block_on(run_job(config, source, beneficiaries))?;
+//! assert!(report.status.is_completed());
+//! assert_eq!(report.progress.patient_requests_processed, 25);
+//! assert!(root.path().join("ABC-DEF/Z9000_0001.ndjson").exists());
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod aggregator;
+pub mod combine;
+pub mod config;
+pub mod error;
+pub mod fetcher;
+pub mod journal;
+pub mod layout;
+pub mod part;
+pub mod report;
+pub mod select;
+pub mod source;
+pub mod supervisor;
+
+pub use aggregator::{Aggregator, AwaitCompletion, Cancel, FileFinished, StreamingClosed};
+pub use config::{JobConfig, JobConfigBuilder, MIB};
+pub use error::{Error, Result};
+pub use fetcher::{BatchFetcher, BatchStats};
+pub use layout::{FileKind, JobLayout};
+pub use report::{JobOutput, JobReport, JobStatus, Progress, ProgressCounters, Timings};
+pub use source::{
+    synthetic, ClaimsSource, Resource, SourceError, SyntheticConfig, SyntheticSource,
+};
+pub use supervisor::{
+    run_job, AggregatorEvent, BatchDone, BatchOutcome, GetProgress, JobProgress, JobSupervisor,
+    RunJob, Subscribe,
+};

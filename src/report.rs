@@ -1,0 +1,227 @@
+//! What a job tells its caller: live [`ProgressCounters`], the final
+//! [`JobReport`] and its [`JobOutput`]s. The serialised names are part of the
+//! interface (the harness prints them with `--json`).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use serde::{Deserialize, Serialize};
+
+use crate::layout::FileKind;
+
+/// Counters of a running job, shared by the supervisor, the fetchers and the
+/// aggregator. Relaxed atomics: each counter is exact, a snapshot is a moment's view.
+#[derive(Debug, Default)]
+pub struct ProgressCounters {
+    patients_expected: AtomicU64,
+    patient_requests_queued: AtomicU64,
+    patient_requests_processed: AtomicU64,
+    patient_requests_errored: AtomicU64,
+    patients_with_eobs: AtomicU64,
+    eobs_fetched: AtomicU64,
+    eobs_written: AtomicU64,
+    bytes_written: AtomicU64,
+    parts_finished: AtomicU64,
+    aggregations: AtomicU64,
+}
+
+macro_rules! counter_adders {
+    ($($(#[$doc:meta])* $fn:ident => $field:ident;)*) => {
+        impl ProgressCounters {
+            $($(#[$doc])* pub fn $fn(&self, n: u64) {
+                self.$field.fetch_add(n, Relaxed);
+            })*
+        }
+    };
+}
+
+counter_adders! {
+    /// Adds beneficiaries the job expects.
+    add_expected => patients_expected;
+    /// Adds beneficiaries handed to a fetcher.
+    add_queued => patient_requests_queued;
+    /// Adds beneficiaries whose request ended (failures included).
+    add_processed => patient_requests_processed;
+    /// Adds beneficiaries whose request failed.
+    add_errored => patient_requests_errored;
+    /// Adds beneficiaries that had at least one EOB.
+    add_patients_with_eobs => patients_with_eobs;
+    /// Adds EOBs received from the source.
+    add_eobs_fetched => eobs_fetched;
+    /// Adds EOBs written to data parts.
+    add_eobs_written => eobs_written;
+    /// Adds bytes written to parts (both kinds).
+    add_bytes_written => bytes_written;
+    /// Adds parts moved to `finished/`.
+    add_parts_finished => parts_finished;
+    /// Adds outputs made by the aggregator.
+    add_aggregations => aggregations;
+}
+
+impl ProgressCounters {
+    /// A consistent-enough copy of every counter.
+    pub fn snapshot(&self) -> Progress {
+        Progress {
+            patients_expected: self.patients_expected.load(Relaxed),
+            patient_requests_queued: self.patient_requests_queued.load(Relaxed),
+            patient_requests_processed: self.patient_requests_processed.load(Relaxed),
+            patient_requests_errored: self.patient_requests_errored.load(Relaxed),
+            patients_with_eobs: self.patients_with_eobs.load(Relaxed),
+            eobs_fetched: self.eobs_fetched.load(Relaxed),
+            eobs_written: self.eobs_written.load(Relaxed),
+            bytes_written: self.bytes_written.load(Relaxed),
+            parts_finished: self.parts_finished.load(Relaxed),
+            aggregations: self.aggregations.load(Relaxed),
+        }
+    }
+}
+
+/// A snapshot of a job's counters, as AB2D's job measures them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Beneficiaries the job will request.
+    pub patients_expected: u64,
+    /// Beneficiaries handed to fetchers so far.
+    pub patient_requests_queued: u64,
+    /// Beneficiaries whose request ended, failures included (as AB2D counts).
+    pub patient_requests_processed: u64,
+    /// Beneficiaries whose request failed (one `OperationOutcome` each).
+    pub patient_requests_errored: u64,
+    /// Beneficiaries with at least one EOB.
+    pub patients_with_eobs: u64,
+    /// EOBs received from the claims source.
+    pub eobs_fetched: u64,
+    /// EOBs written to data parts.
+    pub eobs_written: u64,
+    /// Bytes written to parts of both kinds.
+    pub bytes_written: u64,
+    /// Parts moved to `finished/`.
+    pub parts_finished: u64,
+    /// Outputs made by the aggregator so far.
+    pub aggregations: u64,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", content = "reason", rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Every beneficiary was processed and every part aggregated.
+    Completed,
+    /// A `Cancel` stopped the job; parts and temp files were removed.
+    Cancelled,
+    /// The job stopped on an error, given here.
+    Failed(String),
+}
+
+impl JobStatus {
+    /// Whether the job completed.
+    pub fn is_completed(&self) -> bool {
+        matches!(self, JobStatus::Completed)
+    }
+}
+
+/// One output file of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOutput {
+    /// File name inside the job directory, e.g. `Z9000_0001.ndjson`.
+    pub file: String,
+    /// `data` or `error`.
+    pub kind: FileKind,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Number of records (lines).
+    pub records: u64,
+    /// SHA-256 of the file, lower-case hex.
+    pub sha256: String,
+}
+
+/// Wall-clock phases of a job, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    /// From the first batch started to the last batch done.
+    pub fetch: u64,
+    /// From `StreamingClosed` sent to the aggregator's reply.
+    pub finalize: u64,
+    /// From `RunJob` received to the report.
+    pub total: u64,
+}
+
+/// The answer to `RunJob`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobReport {
+    /// The job id.
+    pub job_id: String,
+    /// The contract.
+    pub contract: String,
+    /// `completed`, `cancelled` or `failed` (with `reason`).
+    #[serde(flatten)]
+    pub status: JobStatus,
+    /// Outputs made by the aggregator in this run.
+    pub aggregations: u64,
+    /// Every output in the job directory, data first, by number.
+    pub outputs: Vec<JobOutput>,
+    /// Files in `finished/` that are not parts: never combined, never deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stray_files: Vec<String>,
+    /// Counters at the end of the job.
+    pub progress: Progress,
+    /// Phase durations.
+    pub timings_ms: Timings,
+}
+
+impl JobReport {
+    /// The outputs of one kind.
+    pub fn outputs_of(&self, kind: FileKind) -> impl Iterator<Item = &JobOutput> {
+        self.outputs.iter().filter(move |o| o.kind == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_serialises_with_reason_beside_it() {
+        let report = JobReport {
+            job_id: "J".into(),
+            contract: "Z9000".into(),
+            status: JobStatus::Failed("disk full".into()),
+            aggregations: 0,
+            outputs: vec![],
+            stray_files: vec![],
+            progress: Progress::default(),
+            timings_ms: Timings::default(),
+        };
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["status"], "failed");
+        assert_eq!(json["reason"], "disk full");
+        assert_eq!(json["timings_ms"]["finalize"], 0);
+        assert!(json.get("stray_files").is_none());
+        let back: JobReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back, report);
+
+        let done = JobReport {
+            status: JobStatus::Completed,
+            ..report
+        };
+        let json = serde_json::to_value(&done).unwrap();
+        assert_eq!(json["status"], "completed");
+        assert!(json.get("reason").is_none());
+    }
+
+    #[test]
+    fn counters_add_up() {
+        let c = ProgressCounters::default();
+        c.add_processed(3);
+        c.add_errored(1);
+        c.add_aggregations(2);
+        let p = c.snapshot();
+        assert_eq!(
+            (
+                p.patient_requests_processed,
+                p.patient_requests_errored,
+                p.aggregations
+            ),
+            (3, 1, 2)
+        );
+    }
+}

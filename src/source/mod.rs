@@ -1,0 +1,113 @@
+//! Where claims come from.
+//!
+//! A [`ClaimsSource`] turns one beneficiary id into that beneficiary's
+//! ExplanationOfBenefit resources, already serialised as single-line JSON
+//! ([`Resource`]), or into a [`SourceError`] that the fetcher records as a FHIR
+//! `OperationOutcome` line in its batch's error part. The trait is object safe and
+//! `Send + Sync` so that one source is shared by every fetcher on every arbiter.
+//!
+//! [`SyntheticSource`] is the embedded default: deterministic for a seed, with
+//! configurable latency and failure rate, so that the expected output of any job
+//! is known in advance.
+
+pub mod synthetic;
+
+use std::fmt;
+
+use futures::future::BoxFuture;
+
+pub use synthetic::{SyntheticConfig, SyntheticSource};
+
+/// One FHIR resource serialised as compact JSON on a single line (no `\n`).
+///
+/// Records are written to part files exactly as they are held here, followed by
+/// one newline.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Resource(String);
+
+impl Resource {
+    /// Serialises `value` compactly; compact `serde_json` output never contains a
+    /// raw newline, so the result is always one NDJSON line.
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        Resource(serde_json::to_string(value).expect("a JSON value always serialises"))
+    }
+
+    /// Serialises any `Serialize` type compactly.
+    pub fn from_serialize<T: serde::Serialize>(value: &T) -> Result<Self, serde_json::Error> {
+        serde_json::to_string(value).map(Resource)
+    }
+
+    /// The JSON text of the resource.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Length of the JSON text in bytes (without the trailing newline).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the JSON text is empty (never true for a resource built by this crate).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head: String = self.0.chars().take(80).collect();
+        write!(f, "Resource({head}… {} bytes)", self.0.len())
+    }
+}
+
+/// Why a source could not deliver one beneficiary's claims.
+///
+/// A source error concerns one beneficiary only: the fetcher writes it as an
+/// `OperationOutcome` and goes on with the batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SourceError {
+    /// FHIR `OperationOutcome.issue.code` that fits the failure
+    /// (`exception`, `timeout`, `processing`, `not-found`, …).
+    pub code: &'static str,
+    /// Human-readable cause, naming the beneficiary and what went wrong.
+    pub message: String,
+}
+
+impl SourceError {
+    /// A failure with FHIR issue code `code` and the given message.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        SourceError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// An async supplier of one beneficiary's ExplanationOfBenefit resources.
+///
+/// Implementations must be cheap to share (`Arc<dyn ClaimsSource>`): one source
+/// serves every fetcher of a job, on every arbiter of the fetcher pool.
+pub trait ClaimsSource: Send + Sync + 'static {
+    /// Fetches every claim of `beneficiary`. An empty vector means the
+    /// beneficiary has no claims (not an error).
+    fn fetch<'a>(
+        &'a self,
+        beneficiary: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Resource>, SourceError>>;
+}
+
+/// The FHIR `OperationOutcome` line recorded for a beneficiary whose fetch
+/// failed. `issue[0].diagnostics` names the beneficiary as `Patient/<id>`, so the
+/// failed beneficiaries of a job can be listed from its error outputs.
+pub fn operation_outcome(beneficiary: &str, error: &SourceError) -> Resource {
+    Resource::from_value(&serde_json::json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{
+            "severity": "error",
+            "code": error.code,
+            "details": { "text": error.message },
+            "diagnostics": format!("Patient/{beneficiary}"),
+        }],
+    }))
+}

@@ -1,0 +1,697 @@
+//! The [`JobSupervisor`] actor: runs one job from directories to report.
+//!
+//! # Messages
+//!
+//! | message | sent by | answer |
+//! |---|---|---|
+//! | [`RunJob`] | the caller | the [`JobReport`] when the job ends; `Err` only when it could not start (nothing touched) |
+//! | [`GetProgress`] | anyone, any time | a [`Progress`] snapshot |
+//! | [`Subscribe`] | anyone | — ; [`JobProgress`] events follow each batch and output |
+//! | [`Cancel`] | the caller | — ; the report of `RunJob` says `cancelled` |
+//! | [`BatchDone`] | each fetcher, exactly once | — |
+//! | [`AggregatorEvent`] | the aggregator | — |
+//!
+//! # States
+//!
+//! *idle* → *preparing* (job directories created on a blocking thread) →
+//! *fetching* (fetchers started on a pool of arbiters, one per CPU by default, at
+//! most `concurrency` at a time, beneficiaries pulled `batch_size` at a time from
+//! the caller's iterator) → *finalizing* (`streaming/` removed, then
+//! [`StreamingClosed`] sent; the aggregator combines what is left and answers with
+//! its count) → *reporting* (outputs read back from the journal) → stopped.
+//! *Stopping* (cancel, failure threshold, an I/O error) can interrupt any state:
+//! fetchers and aggregator get [`Cancel`]; on cancel and on the failure threshold
+//! `streaming/`, `finished/` and temp outputs are removed; on an I/O error every
+//! part stays where it is, so that nothing is lost.
+//!
+//! Fetchers talk back through `Recipient`s and `do_send`; the supervisor never
+//! waits on a child that could be waiting on it.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use futures::channel::oneshot;
+
+use crate::aggregator::{Aggregator, Cancel, StreamingClosed};
+use crate::config::JobConfig;
+use crate::error::{Error, IoContext, Result};
+use crate::fetcher::{BatchFetcher, BatchStats, FetcherContext};
+use crate::journal;
+use crate::layout::{JobLayout, TEMP_SUFFIX};
+use crate::report::{JobOutput, JobReport, JobStatus, Progress, ProgressCounters, Timings};
+use crate::source::ClaimsSource;
+
+/// Times a fetcher may run a batch: once, then once more if it was lost.
+const BATCH_ATTEMPTS: u32 = 2;
+
+/// Runs the job over these beneficiaries; answers with the report.
+#[derive(Message)]
+#[rtype(result = "Result<JobReport>")]
+pub struct RunJob {
+    beneficiaries: Box<dyn Iterator<Item = String> + Send>,
+    expected: u64,
+}
+
+impl RunJob {
+    /// The beneficiaries of the job, pulled lazily. The expected count is the
+    /// iterator's exact size hint, if it has one (see [`RunJob::expected`]).
+    pub fn new<I>(beneficiaries: I) -> Self
+    where
+        I: IntoIterator<Item = String>,
+        I::IntoIter: Send + 'static,
+    {
+        let beneficiaries = beneficiaries.into_iter();
+        let expected = match beneficiaries.size_hint() {
+            (low, Some(high)) if low == high => low as u64,
+            _ => 0,
+        };
+        RunJob {
+            beneficiaries: Box::new(beneficiaries),
+            expected,
+        }
+    }
+
+    /// Sets the number of beneficiaries the job expects (for progress).
+    pub fn expected(mut self, expected: u64) -> Self {
+        self.expected = expected;
+        self
+    }
+}
+
+impl std::fmt::Debug for RunJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunJob")
+            .field("expected", &self.expected)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Asks for the job's counters.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Progress")]
+pub struct GetProgress;
+
+/// Registers a recipient of [`JobProgress`] events.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Subscribe(pub Recipient<JobProgress>);
+
+/// Pushed to subscribers after each batch and each output, and once at the end.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct JobProgress {
+    /// The job id.
+    pub job_id: String,
+    /// Counters at this moment.
+    pub progress: Progress,
+    /// How the job ended; `None` while it runs.
+    pub status: Option<JobStatus>,
+}
+
+/// A fetcher's batch ended. Sent exactly once per fetcher.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct BatchDone {
+    /// The batch number.
+    pub batch: u64,
+    /// How it ended.
+    pub outcome: BatchOutcome,
+}
+
+/// How a batch ended.
+#[derive(Debug, Clone)]
+pub enum BatchOutcome {
+    /// Both parts are in `finished/`.
+    Done(BatchStats),
+    /// It stopped on [`Cancel`].
+    Cancelled,
+    /// Writing or finishing a part failed.
+    Failed(Arc<Error>),
+    /// The fetcher stopped without finishing (it panicked or its arbiter died).
+    Lost,
+}
+
+/// What the aggregator tells its observer.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub enum AggregatorEvent {
+    /// An output was published.
+    Output(JobOutput),
+    /// Aggregation failed; the aggregator has stopped.
+    Failed(Arc<Error>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Preparing,
+    Fetching,
+    Finalizing,
+    Stopping,
+}
+
+/// A batch being fetched, kept to retry it once if its fetcher is lost.
+struct LiveBatch {
+    fetcher: Addr<BatchFetcher>,
+    beneficiaries: Vec<String>,
+    attempts: u32,
+}
+
+/// Runs one job (see the module docs for its messages and states).
+pub struct JobSupervisor {
+    config: JobConfig,
+    layout: JobLayout,
+    source: Arc<dyn ClaimsSource>,
+    progress: Arc<ProgressCounters>,
+    cancel: Arc<AtomicBool>,
+    phase: Phase,
+    beneficiaries: Option<Box<dyn Iterator<Item = String> + Send>>,
+    next_batch: u64,
+    live: HashMap<u64, LiveBatch>,
+    pool: Vec<Arbiter>,
+    next_arbiter: usize,
+    aggregator: Option<Addr<Aggregator>>,
+    reply: Option<oneshot::Sender<Result<JobReport>>>,
+    subscribers: Vec<Recipient<JobProgress>>,
+    started: Instant,
+    fetch_started: Option<Instant>,
+    timings: Timings,
+    aggregations: u64,
+}
+
+impl JobSupervisor {
+    /// A supervisor for the job of `config`, fetching from `source`.
+    pub fn new(config: JobConfig, source: Arc<dyn ClaimsSource>) -> Self {
+        JobSupervisor {
+            layout: config.layout(),
+            config,
+            source,
+            progress: Arc::default(),
+            cancel: Arc::new(AtomicBool::new(false)),
+            phase: Phase::Idle,
+            beneficiaries: None,
+            next_batch: 1,
+            live: HashMap::new(),
+            pool: Vec::new(),
+            next_arbiter: 0,
+            aggregator: None,
+            reply: None,
+            subscribers: Vec::new(),
+            started: Instant::now(),
+            fetch_started: None,
+            timings: Timings::default(),
+            aggregations: 0,
+        }
+    }
+
+    /// The job's counters, shared: read them at any time.
+    pub fn progress(&self) -> Arc<ProgressCounters> {
+        self.progress.clone()
+    }
+
+    fn publish(&self, status: Option<JobStatus>) {
+        let event = JobProgress {
+            job_id: self.config.job_id().to_owned(),
+            progress: self.progress.snapshot(),
+            status,
+        };
+        for subscriber in &self.subscribers {
+            subscriber.do_send(event.clone());
+        }
+    }
+
+    fn prepared(&mut self, ctx: &mut Context<Self>) {
+        if self.cancel.load(Ordering::Relaxed) {
+            self.stop_job(JobStatus::Cancelled, true, ctx);
+            return;
+        }
+        let aggregator = Aggregator::new(&self.config)
+            .progress(self.progress.clone())
+            .observer(ctx.address().recipient())
+            .start();
+        self.aggregator = Some(aggregator);
+        self.pool = (0..self.config.arbiters())
+            .map(|_| Arbiter::new())
+            .collect();
+        self.phase = Phase::Fetching;
+        self.fill(ctx);
+    }
+
+    /// Starts fetchers until `concurrency` run or the beneficiaries run out.
+    fn fill(&mut self, ctx: &mut Context<Self>) {
+        while self.phase == Phase::Fetching && self.live.len() < self.config.concurrency() {
+            let Some(iter) = self.beneficiaries.as_mut() else {
+                break;
+            };
+            let batch: Vec<String> = iter.take(self.config.batch_size()).collect();
+            if batch.is_empty() {
+                self.beneficiaries = None;
+                break;
+            }
+            self.progress.add_queued(batch.len() as u64);
+            let number = self.next_batch;
+            self.next_batch += 1;
+            self.spawn_fetcher(number, batch, 1, ctx);
+        }
+        if self.phase == Phase::Fetching && self.beneficiaries.is_none() && self.live.is_empty() {
+            self.finalize(ctx);
+        }
+    }
+
+    fn spawn_fetcher(
+        &mut self,
+        batch: u64,
+        beneficiaries: Vec<String>,
+        attempts: u32,
+        ctx: &mut Context<Self>,
+    ) {
+        self.fetch_started.get_or_insert_with(Instant::now);
+        let cx = FetcherContext {
+            layout: self.layout.clone(),
+            source: self.source.clone(),
+            request_timeout: self.config.request_timeout(),
+            progress: self.progress.clone(),
+            cancel: self.cancel.clone(),
+            aggregator: self
+                .aggregator
+                .as_ref()
+                .expect("the aggregator starts before any fetcher")
+                .clone()
+                .recipient(),
+            supervisor: ctx.address().recipient(),
+        };
+        let arbiter = &self.pool[self.next_arbiter % self.pool.len()];
+        self.next_arbiter += 1;
+        let list = beneficiaries.clone();
+        let fetcher = BatchFetcher::start_in_arbiter(&arbiter.handle(), move |_| {
+            BatchFetcher::new(batch, list, cx)
+        });
+        self.live.insert(
+            batch,
+            LiveBatch {
+                fetcher,
+                beneficiaries,
+                attempts,
+            },
+        );
+    }
+
+    fn over_threshold(&self) -> Option<Error> {
+        let p = self.progress.snapshot();
+        let rate = self.config.max_failure_rate();
+        let failed = p.patient_requests_processed > 0
+            && p.patient_requests_errored as f64 > rate * p.patient_requests_processed as f64;
+        failed.then_some(Error::FailureThreshold {
+            errored: p.patient_requests_errored,
+            processed: p.patient_requests_processed,
+            max_rate: rate,
+        })
+    }
+
+    fn finalize(&mut self, ctx: &mut Context<Self>) {
+        self.phase = Phase::Finalizing;
+        if let Some(started) = self.fetch_started {
+            self.timings.fetch = started.elapsed().as_millis() as u64;
+        }
+        let Some(aggregator) = self.aggregator.clone() else {
+            return;
+        };
+        let streaming = self.layout.streaming().to_owned();
+        let work = async move {
+            actix_rt::task::spawn_blocking(move || remove_dir_all_if_exists(&streaming))
+                .await
+                .unwrap_or(Err(Error::ActorGone { actor: "cleanup" }))?;
+            let closed = Instant::now();
+            let count =
+                aggregator
+                    .send(StreamingClosed)
+                    .await
+                    .map_err(|_| Error::ActorGone {
+                        actor: "aggregator",
+                    })??;
+            Ok::<_, Error>((count, closed.elapsed().as_millis() as u64))
+        };
+        ctx.spawn(work.into_actor(self).map(|result, act, ctx| {
+            if act.phase != Phase::Finalizing {
+                return;
+            }
+            match result {
+                Ok((count, finalize_ms)) => {
+                    act.aggregations = count;
+                    act.timings.finalize = finalize_ms;
+                    act.report(JobStatus::Completed, ctx);
+                }
+                Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), false, ctx),
+            }
+        }));
+    }
+
+    /// Stops fetchers and aggregator, cleans up when asked, then reports.
+    fn stop_job(&mut self, status: JobStatus, clean_up: bool, ctx: &mut Context<Self>) {
+        if self.phase == Phase::Stopping {
+            return;
+        }
+        log::info!("job {}: stopping ({status:?})", self.config.job_id());
+        self.phase = Phase::Stopping;
+        self.cancel.store(true, Ordering::Relaxed);
+        for (_, batch) in self.live.drain() {
+            batch.fetcher.do_send(Cancel);
+        }
+        if let Some(started) = self.fetch_started {
+            if self.timings.fetch == 0 {
+                self.timings.fetch = started.elapsed().as_millis() as u64;
+            }
+        }
+        let aggregator = self.aggregator.take();
+        let layout = self.layout.clone();
+        let work = async move {
+            if let Some(aggregator) = aggregator {
+                let _ = aggregator.send(Cancel).await;
+            }
+            if clean_up {
+                let cleaned =
+                    actix_rt::task::spawn_blocking(move || remove_working_files(&layout)).await;
+                if let Ok(Err(e)) = cleaned {
+                    log::error!("cleanup after stop: {e}");
+                }
+            }
+        };
+        ctx.spawn(
+            work.into_actor(self)
+                .map(move |(), act, ctx| act.report(status, ctx)),
+        );
+    }
+
+    /// Reads the outputs back from the journal and answers `RunJob`.
+    fn report(&mut self, status: JobStatus, ctx: &mut Context<Self>) {
+        let layout = self.layout.clone();
+        let completed = status.is_completed();
+        let work = actix_rt::task::spawn_blocking(move || list_outputs(&layout, completed));
+        ctx.spawn(work.into_actor(self).map(move |listed, act, ctx| {
+            let (status, outputs, strays) = match listed {
+                Ok(Ok((outputs, strays))) => (status, outputs, strays),
+                Ok(Err(e)) => (
+                    failed_unless_failed(status, e.to_string()),
+                    Vec::new(),
+                    Vec::new(),
+                ),
+                Err(e) => (
+                    failed_unless_failed(status, e.to_string()),
+                    Vec::new(),
+                    Vec::new(),
+                ),
+            };
+            act.timings.total = act.started.elapsed().as_millis() as u64;
+            let report = JobReport {
+                job_id: act.config.job_id().to_owned(),
+                contract: act.config.contract().to_owned(),
+                status: status.clone(),
+                aggregations: act.aggregations,
+                outputs,
+                stray_files: strays,
+                progress: act.progress.snapshot(),
+                timings_ms: act.timings,
+            };
+            act.publish(Some(status));
+            if let Some(reply) = act.reply.take() {
+                let _ = reply.send(Ok(report));
+            }
+            ctx.stop();
+        }));
+    }
+}
+
+fn failed_unless_failed(status: JobStatus, reason: String) -> JobStatus {
+    match status {
+        JobStatus::Completed => JobStatus::Failed(reason),
+        other => other,
+    }
+}
+
+/// Creates the job directory and its sub-directories. Refuses a job directory
+/// that exists already with anything in it. Blocking.
+fn prepare(layout: &JobLayout) -> Result<()> {
+    let dir = layout.job_dir();
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(Error::JobDirectory {
+                path: dir.to_owned(),
+                reason: "is a symbolic link; refusing to follow it".into(),
+            })
+        }
+        Ok(meta) if !meta.is_dir() => {
+            return Err(Error::JobDirectory {
+                path: dir.to_owned(),
+                reason: "exists and is not a directory".into(),
+            })
+        }
+        Ok(_) => {
+            let entries = fs::read_dir(dir).at("list", dir)?.count();
+            if entries > 0 {
+                return Err(Error::JobDirectory {
+                    path: dir.to_owned(),
+                    reason: format!(
+                        "already holds {entries} entries; choose another job id or remove it"
+                    ),
+                });
+            }
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            fs::create_dir(dir).at("create job directory", dir)?;
+        }
+        Err(e) => return Err(Error::io("stat", dir, e)),
+    }
+    fs::create_dir(layout.streaming()).at("create", layout.streaming())?;
+    fs::create_dir(layout.finished()).at("create", layout.finished())?;
+    Ok(())
+}
+
+fn remove_dir_all_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::io("remove", path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Removes `streaming/`, `finished/` (claims included) and temp outputs: what a
+/// cancelled job leaves. `streaming/` goes first, so that no fetcher can move a
+/// part into `finished/` after it is gone. Blocking.
+fn remove_working_files(layout: &JobLayout) -> Result<()> {
+    for dir in [layout.streaming(), layout.finished()] {
+        // A fetcher's last rename may race the first attempt.
+        let mut attempts = 3;
+        while let Err(e) = remove_dir_all_if_exists(dir) {
+            attempts -= 1;
+            if attempts == 0 {
+                return Err(e);
+            }
+        }
+    }
+    for entry in fs::read_dir(layout.job_dir()).at("list", layout.job_dir())? {
+        let entry = entry.at("list", layout.job_dir())?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
+            fs::remove_file(entry.path()).at("remove", &entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// The job's outputs from the journal (data first, by number) and the stray
+/// files left in `finished/`. A completed job's journal is removed: its directory
+/// then holds the outputs only. Blocking.
+fn list_outputs(layout: &JobLayout, completed: bool) -> Result<(Vec<JobOutput>, Vec<String>)> {
+    let mut outputs: Vec<JobOutput> = journal::read(&layout.journal())?
+        .into_iter()
+        .filter_map(|entry| entry.output)
+        .collect();
+    outputs.sort_by_key(|o| {
+        (
+            o.kind,
+            layout.parse_output_name(&o.file).map_or(0, |(_, n)| n),
+        )
+    });
+    let mut strays = Vec::new();
+    if let Ok(entries) = fs::read_dir(layout.finished()) {
+        for entry in entries.flatten() {
+            strays.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        strays.sort();
+    }
+    if completed {
+        match fs::remove_file(layout.journal()) {
+            Err(e) if e.kind() != ErrorKind::NotFound => {
+                return Err(Error::io("remove", layout.journal(), e))
+            }
+            _ => {}
+        }
+    }
+    Ok((outputs, strays))
+}
+
+impl Actor for JobSupervisor {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        for arbiter in self.pool.drain(..) {
+            arbiter.stop();
+        }
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(Err(Error::ActorGone {
+                actor: "supervisor",
+            }));
+        }
+    }
+}
+
+impl Handler<RunJob> for JobSupervisor {
+    type Result = ResponseFuture<Result<JobReport>>;
+
+    fn handle(&mut self, msg: RunJob, ctx: &mut Context<Self>) -> Self::Result {
+        if self.phase != Phase::Idle || self.reply.is_some() {
+            let path = self.layout.job_dir().to_owned();
+            return Box::pin(async move {
+                Err(Error::JobDirectory {
+                    path,
+                    reason: "this supervisor already runs a job".into(),
+                })
+            });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.reply = Some(tx);
+        self.started = Instant::now();
+        self.progress.add_expected(msg.expected);
+        self.beneficiaries = Some(msg.beneficiaries);
+        self.phase = Phase::Preparing;
+        let layout = self.layout.clone();
+        let work = actix_rt::task::spawn_blocking(move || prepare(&layout));
+        ctx.spawn(work.into_actor(self).map(|prepared, act, ctx| {
+            match prepared.unwrap_or(Err(Error::ActorGone { actor: "prepare" })) {
+                Ok(()) => act.prepared(ctx),
+                Err(e) => {
+                    if let Some(reply) = act.reply.take() {
+                        let _ = reply.send(Err(e));
+                    }
+                    ctx.stop();
+                }
+            }
+        }));
+        Box::pin(async move {
+            rx.await.unwrap_or(Err(Error::ActorGone {
+                actor: "supervisor",
+            }))
+        })
+    }
+}
+
+impl Handler<BatchDone> for JobSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BatchDone, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Fetching {
+            return;
+        }
+        let Some(batch) = self.live.remove(&msg.batch) else {
+            return;
+        };
+        match msg.outcome {
+            BatchOutcome::Done(_) => {
+                self.publish(None);
+                if let Some(error) = self.over_threshold() {
+                    self.stop_job(JobStatus::Failed(error.to_string()), true, ctx);
+                    return;
+                }
+            }
+            BatchOutcome::Cancelled => return,
+            BatchOutcome::Failed(error) => {
+                self.stop_job(JobStatus::Failed(error.to_string()), false, ctx);
+                return;
+            }
+            BatchOutcome::Lost if batch.attempts < BATCH_ATTEMPTS => {
+                log::warn!(
+                    "batch {}: fetcher stopped unexpectedly; retrying",
+                    msg.batch
+                );
+                self.spawn_fetcher(msg.batch, batch.beneficiaries, batch.attempts + 1, ctx);
+                return;
+            }
+            BatchOutcome::Lost => {
+                let error = Error::ActorGone { actor: "fetcher" };
+                self.stop_job(
+                    JobStatus::Failed(format!("batch {}: {error} twice", msg.batch)),
+                    false,
+                    ctx,
+                );
+                return;
+            }
+        }
+        self.fill(ctx);
+    }
+}
+
+impl Handler<AggregatorEvent> for JobSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AggregatorEvent, ctx: &mut Context<Self>) {
+        match msg {
+            AggregatorEvent::Output(_) => self.publish(None),
+            AggregatorEvent::Failed(error) => {
+                self.stop_job(JobStatus::Failed(error.to_string()), false, ctx)
+            }
+        }
+    }
+}
+
+impl Handler<GetProgress> for JobSupervisor {
+    type Result = MessageResult<GetProgress>;
+
+    fn handle(&mut self, _: GetProgress, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.progress.snapshot())
+    }
+}
+
+impl Handler<Subscribe> for JobSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        self.subscribers.push(msg.0);
+    }
+}
+
+impl Handler<Cancel> for JobSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Cancel, ctx: &mut Context<Self>) {
+        match self.phase {
+            Phase::Idle | Phase::Stopping => {}
+            Phase::Preparing => self.cancel.store(true, Ordering::Relaxed),
+            Phase::Fetching | Phase::Finalizing => self.stop_job(JobStatus::Cancelled, true, ctx),
+        }
+    }
+}
+
+/// Runs a whole job: starts a [`JobSupervisor`], sends [`RunJob`], returns the
+/// report. Must be called inside a running actix `System`.
+pub async fn run_job<I>(
+    config: JobConfig,
+    source: Arc<dyn ClaimsSource>,
+    beneficiaries: I,
+) -> Result<JobReport>
+where
+    I: IntoIterator<Item = String>,
+    I::IntoIter: Send + 'static,
+{
+    JobSupervisor::new(config, source)
+        .start()
+        .send(RunJob::new(beneficiaries))
+        .await
+        .map_err(|_| Error::ActorGone {
+            actor: "supervisor",
+        })?
+}
