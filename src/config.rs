@@ -279,7 +279,10 @@ pub(crate) fn validate_name(field: &'static str, value: &str) -> Result<()> {
     let reason = if value.is_empty() {
         Some("must not be empty".to_owned())
     } else if value.len() > MAX_NAME_LEN {
-        Some(format!("{} bytes is longer than {MAX_NAME_LEN}", value.len()))
+        Some(format!(
+            "{} bytes is longer than {MAX_NAME_LEN}",
+            value.len()
+        ))
     } else if value.starts_with('.') {
         Some(format!("{value:?} must not start with '.'"))
     } else {

@@ -1,0 +1,220 @@
+//! Helpers shared by the integration tests: job configs in temp directories,
+//! reading outputs back, and small claims sources with controllable behaviour.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use claims_aggregator::{
+    synthetic, ClaimsSource, FileKind, JobConfig, JobConfigBuilder, JobReport, Resource,
+    SourceError, SyntheticConfig, SyntheticSource,
+};
+use futures::channel::oneshot;
+use futures::future::{BoxFuture, Shared};
+use futures::FutureExt;
+use sha2::{Digest, Sha256};
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init_logging() {
+    let _ = env_logger::builder().is_test(true).try_init();
+}
+
+/// A builder for job `J1` of contract `Z9000` under `root`.
+pub fn config(root: &Path) -> JobConfigBuilder {
+    init_logging();
+    JobConfig::builder(root, "J1", "Z9000")
+}
+
+/// The ids of the first `n` synthetic beneficiaries.
+pub fn beneficiaries(n: u64) -> Vec<String> {
+    (0..n).map(synthetic::beneficiary_id).collect()
+}
+
+/// A synthetic source with the given seed and failure rate, no latency.
+pub fn synthetic_source(seed: u64, failure_rate: f64) -> Arc<SyntheticSource> {
+    Arc::new(SyntheticSource::new(SyntheticConfig {
+        seed,
+        failure_rate,
+        ..SyntheticConfig::default()
+    }))
+}
+
+/// Every line of every output of `kind` in the job directory, in output order.
+pub fn output_lines(job_dir: &Path, report: &JobReport, kind: FileKind) -> Vec<serde_json::Value> {
+    report
+        .outputs_of(kind)
+        .flat_map(|o| {
+            let body = std::fs::read(job_dir.join(&o.file)).unwrap();
+            body.split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Checks every output against the report: size, lines, checksum.
+pub fn assert_outputs_match_report(job_dir: &Path, report: &JobReport) {
+    for output in &report.outputs {
+        let body = std::fs::read(job_dir.join(&output.file)).unwrap();
+        assert_eq!(body.len() as u64, output.bytes, "{}", output.file);
+        assert_eq!(
+            body.iter().filter(|&&b| b == b'\n').count() as u64,
+            output.records,
+            "{}",
+            output.file
+        );
+        assert_eq!(
+            hex::encode(Sha256::digest(&body)),
+            output.sha256,
+            "{}",
+            output.file
+        );
+        assert_eq!(body.last(), Some(&b'\n'), "{} ends a line", output.file);
+    }
+}
+
+/// Names in a directory, sorted.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `Patient/<id>` of each OperationOutcome line.
+pub fn failed_beneficiaries(lines: &[serde_json::Value]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            assert_eq!(l["resourceType"], "OperationOutcome");
+            l["issue"][0]["diagnostics"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("Patient/")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// A source that answers from the synthetic generator, except that chosen
+/// beneficiaries wait for a gate the test opens.
+pub struct GatedSource {
+    inner: SyntheticSource,
+    gates: Mutex<HashMap<String, Shared<oneshot::Receiver<()>>>>,
+}
+
+impl GatedSource {
+    /// Holds back `held`; returns the source and the sender that releases them.
+    pub fn new(inner: SyntheticSource, held: &[String]) -> (Arc<Self>, oneshot::Sender<()>) {
+        let (tx, rx) = oneshot::channel();
+        let rx = rx.shared();
+        let gates = held.iter().map(|id| (id.clone(), rx.clone())).collect();
+        (
+            Arc::new(GatedSource {
+                inner,
+                gates: Mutex::new(gates),
+            }),
+            tx,
+        )
+    }
+}
+
+impl ClaimsSource for GatedSource {
+    fn fetch<'a>(
+        &'a self,
+        beneficiary: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Resource>, SourceError>> {
+        let gate = self.gates.lock().unwrap().get(beneficiary).cloned();
+        async move {
+            if let Some(gate) = gate {
+                let _ = gate.await;
+            }
+            self.inner.generate(beneficiary)
+        }
+        .boxed()
+    }
+}
+
+/// A source that never answers: every fetch waits forever.
+pub struct StuckSource;
+
+impl ClaimsSource for StuckSource {
+    fn fetch<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<Resource>, SourceError>> {
+        futures::future::pending().boxed()
+    }
+}
+
+/// An actor that forwards every message it gets into a channel, so that a test
+/// can await events instead of polling.
+pub struct Probe<M: Send + 'static>(futures::channel::mpsc::UnboundedSender<M>);
+
+impl<M> actix::Actor for Probe<M>
+where
+    M: actix::Message<Result = ()> + Send + Unpin + 'static,
+{
+    type Context = actix::Context<Self>;
+}
+
+impl<M> actix::Handler<M> for Probe<M>
+where
+    M: actix::Message<Result = ()> + Send + Unpin + 'static,
+{
+    type Result = ();
+
+    fn handle(&mut self, msg: M, _: &mut Self::Context) {
+        let _ = self.0.unbounded_send(msg);
+    }
+}
+
+/// Starts a probe; returns its recipient and the receiving end.
+pub fn probe<M>() -> (
+    actix::Recipient<M>,
+    futures::channel::mpsc::UnboundedReceiver<M>,
+)
+where
+    M: actix::Message<Result = ()> + Send + Unpin + 'static,
+{
+    use actix::Actor;
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    (Probe(tx).start().recipient(), rx)
+}
+
+/// Awaits the first event that satisfies `pred`, within 60 s.
+pub async fn await_event<M>(
+    rx: &mut futures::channel::mpsc::UnboundedReceiver<M>,
+    mut pred: impl FnMut(&M) -> bool,
+) -> M {
+    use futures::StreamExt;
+    let wait = async {
+        while let Some(event) = rx.next().await {
+            if pred(&event) {
+                return event;
+            }
+        }
+        panic!("event stream ended before the awaited event");
+    };
+    actix_rt::time::timeout(std::time::Duration::from_secs(60), wait)
+        .await
+        .expect("awaited event within 60 s")
+}
+
+/// Names below `dir` (recursively) whose name says they are temporary:
+/// parts, claims, temp outputs, the journal.
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("tmp_") || name.starts_with('.') || name.ends_with(".tmp") {
+            found.push(entry.path().display().to_string());
+        }
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(leftovers(&entry.path()));
+        }
+    }
+    found
+}
