@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
-use crate::layout::FileKind;
+use crate::layout::{FileKind, JobLayout};
 use crate::report::JobOutput;
 
 /// One journal line: an aggregation step and the parts it consumed.
@@ -74,6 +74,30 @@ pub fn read(path: &Path) -> Result<Vec<JournalEntry>> {
         entries.push(entry);
     }
     Ok(entries)
+}
+
+/// The outputs the journal of `layout` records, data first, each kind by number.
+pub fn outputs(layout: &JobLayout) -> Result<Vec<JobOutput>> {
+    let mut outputs: Vec<JobOutput> = read(&layout.journal())?
+        .into_iter()
+        .filter_map(|entry| entry.output)
+        .collect();
+    outputs.sort_by_key(|o| {
+        (
+            o.kind,
+            layout.parse_output_name(&o.file).map_or(0, |(_, n)| n),
+        )
+    });
+    Ok(outputs)
+}
+
+/// Removes the journal of a completed job, whose directory then holds its
+/// outputs only.
+pub fn remove(layout: &JobLayout) -> Result<()> {
+    match std::fs::remove_file(layout.journal()) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::io("remove", layout.journal(), e)),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

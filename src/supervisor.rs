@@ -507,16 +507,7 @@ fn remove_working_files(layout: &JobLayout) -> Result<()> {
 /// files left in `finished/`. A completed job's journal is removed: its directory
 /// then holds the outputs only. Blocking.
 fn list_outputs(layout: &JobLayout, completed: bool) -> Result<(Vec<JobOutput>, Vec<String>)> {
-    let mut outputs: Vec<JobOutput> = journal::read(&layout.journal())?
-        .into_iter()
-        .filter_map(|entry| entry.output)
-        .collect();
-    outputs.sort_by_key(|o| {
-        (
-            o.kind,
-            layout.parse_output_name(&o.file).map_or(0, |(_, n)| n),
-        )
-    });
+    let outputs = journal::outputs(layout)?;
     let mut strays = Vec::new();
     if let Ok(entries) = fs::read_dir(layout.finished()) {
         for entry in entries.flatten() {
@@ -525,12 +516,7 @@ fn list_outputs(layout: &JobLayout, completed: bool) -> Result<(Vec<JobOutput>, 
         strays.sort();
     }
     if completed {
-        match fs::remove_file(layout.journal()) {
-            Err(e) if e.kind() != ErrorKind::NotFound => {
-                return Err(Error::io("remove", layout.journal(), e))
-            }
-            _ => {}
-        }
+        journal::remove(layout)?;
     }
     Ok((outputs, strays))
 }

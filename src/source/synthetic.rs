@@ -86,7 +86,7 @@ pub struct SyntheticConfig {
     /// Fraction of beneficiaries whose fetch fails (decided per beneficiary, so a
     /// failing beneficiary fails on every attempt). Default `0.0`.
     pub failure_rate: f64,
-    /// Give every beneficiary exactly one small (about 700 bytes) but valid EOB,
+    /// Give every beneficiary exactly one small (about 750 bytes) but valid EOB,
     /// for memory tests with millions of beneficiaries. Default `false`.
     pub small_eobs: bool,
 }
@@ -498,7 +498,9 @@ fn diagnoses(claim: &ClaimType, rng: &mut ChaCha8Rng) -> Vec<Diagnosis> {
     if claim.family == Family::Pharmacy {
         return Vec::new();
     }
-    let count = rng.gen_range(1..=6);
+    // An inpatient claim has an admitting and a principal diagnosis.
+    let first = if claim.kind == Kind::Inpatient { 2 } else { 1 };
+    let count = rng.gen_range(first..=6);
     (1..=count)
         .map(|sequence| {
             let kind = match (sequence, claim.kind) {
@@ -1423,7 +1425,8 @@ struct ClaimType {
     prefix: &'static str,
     /// Share of EOBs of this type, in percent (the shares add up to 100).
     weight: u32,
-    /// `type` of full EOBs: NCH claim type (if any), BFD EOB type, HL7 claim type.
+    /// `type` of full EOBs: NCH claim type (not for drug events), BFD EOB type,
+    /// HL7 claim type.
     full_type: Concept,
     /// `type` of small EOBs: BFD EOB type and HL7 claim type only.
     small_type: Concept,
@@ -1486,7 +1489,7 @@ struct InfoKind {
 
 macro_rules! claim_type {
     (
-        $kind:ident, $family:ident, $prefix:literal, $weight:literal, nch: $nch:expr,
+        $kind:ident, $family:ident, $prefix:literal, $weight:literal, nch: [$($nch:expr)?],
         $eob_type:literal, $claim_type:literal, $claim_type_display:literal, $profile:literal,
         $claim_id:literal, $coverage:literal, $facility:expr, $span:literal, $extra:literal,
         $roles:expr, $info:expr, $adjudications:expr
@@ -1497,7 +1500,7 @@ macro_rules! claim_type {
             prefix: $prefix,
             weight: $weight,
             full_type: Concept::fixed(&[
-                $nch,
+                $($nch,)?
                 Coding::fixed(EOB_TYPE, $eob_type, None),
                 Coding::fixed(CLAIM_TYPE, $claim_type, Some($claim_type_display)),
             ]),
@@ -1524,56 +1527,56 @@ macro_rules! claim_type {
 static CLAIM_TYPES: [ClaimType; 8] = [
     claim_type!(
         Carrier, Professional, "carrier", 38,
-        nch: Coding::fixed(NCH_CLAIM_TYPE, "71", Some("Local carrier non-durable medical equipment, prosthetics, orthotics, and supplies (DMEPOS) claim")),
+        nch: [Coding::fixed(NCH_CLAIM_TYPE, "71", Some("Local carrier non-durable medical equipment, prosthetics, orthotics, and supplies (DMEPOS) claim"))],
         "CARRIER", "professional", "Professional", "C4BB-ExplanationOfBenefit-Professional-NonClinician",
         "clm_id", "part-b", None, 3, 5,
         &PROFESSIONAL_ROLES, &PROFESSIONAL_INFO, &PROFESSIONAL_ADJUDICATIONS
     ),
     claim_type!(
         Dme, Professional, "dme", 6,
-        nch: Coding::fixed(NCH_CLAIM_TYPE, "82", Some("DMEPOS claim")),
+        nch: [Coding::fixed(NCH_CLAIM_TYPE, "82", Some("DMEPOS claim"))],
         "DME", "professional", "Professional", "C4BB-ExplanationOfBenefit-Professional-NonClinician",
         "clm_id", "part-b", None, 30, 5,
         &PROFESSIONAL_ROLES, &DME_INFO, &PROFESSIONAL_ADJUDICATIONS
     ),
     claim_type!(
         Hha, Institutional, "hha", 3,
-        nch: Coding::fixed(NCH_CLAIM_TYPE, "10", Some("Home Health Agency (HHA) claim")),
+        nch: [Coding::fixed(NCH_CLAIM_TYPE, "10", Some("Home Health Agency (HHA) claim"))],
         "HHA", "institutional", "Institutional", "C4BB-ExplanationOfBenefit-Outpatient-Institutional",
         "clm_id", "part-a", Some(&FACILITY_HHA), 30, 14,
         &INSTITUTIONAL_ROLES, &INSTITUTIONAL_INFO, &INSTITUTIONAL_ADJUDICATIONS
     ),
     claim_type!(
         Hospice, Institutional, "hospice", 3,
-        nch: Coding::fixed(NCH_CLAIM_TYPE, "50", Some("Hospice claim")),
+        nch: [Coding::fixed(NCH_CLAIM_TYPE, "50", Some("Hospice claim"))],
         "HOSPICE", "institutional", "Institutional", "C4BB-ExplanationOfBenefit-Outpatient-Institutional",
         "clm_id", "part-a", Some(&FACILITY_HOSPICE), 30, 14,
         &INSTITUTIONAL_ROLES, &INSTITUTIONAL_INFO, &INSTITUTIONAL_ADJUDICATIONS
     ),
     claim_type!(
         Inpatient, Institutional, "inpatient", 5,
-        nch: Coding::fixed(NCH_CLAIM_TYPE, "60", Some("Inpatient claim")),
+        nch: [Coding::fixed(NCH_CLAIM_TYPE, "60", Some("Inpatient claim"))],
         "INPATIENT", "institutional", "Institutional", "C4BB-ExplanationOfBenefit-Inpatient-Institutional",
         "clm_id", "part-a", Some(&FACILITY_HOSPITAL), 30, 30,
         &INSTITUTIONAL_ROLES, &INPATIENT_INFO, &INSTITUTIONAL_ADJUDICATIONS
     ),
     claim_type!(
         Outpatient, Institutional, "outpatient", 12,
-        nch: Coding::fixed(NCH_CLAIM_TYPE, "40", Some("Hospital Outpatient claim")),
+        nch: [Coding::fixed(NCH_CLAIM_TYPE, "40", Some("Hospital Outpatient claim"))],
         "OUTPATIENT", "institutional", "Institutional", "C4BB-ExplanationOfBenefit-Outpatient-Institutional",
         "clm_id", "part-b", Some(&FACILITY_HOSPITAL), 5, 16,
         &INSTITUTIONAL_ROLES, &INSTITUTIONAL_INFO, &INSTITUTIONAL_ADJUDICATIONS
     ),
     claim_type!(
         Snf, Institutional, "snf", 3,
-        nch: Coding::fixed(NCH_CLAIM_TYPE, "20", Some("Non swing bed Skilled Nursing Facility (SNF) claim")),
+        nch: [Coding::fixed(NCH_CLAIM_TYPE, "20", Some("Non swing bed Skilled Nursing Facility (SNF) claim"))],
         "SNF", "institutional", "Institutional", "C4BB-ExplanationOfBenefit-Inpatient-Institutional",
         "clm_id", "part-a", Some(&FACILITY_SNF), 30, 20,
         &INSTITUTIONAL_ROLES, &INPATIENT_INFO, &INSTITUTIONAL_ADJUDICATIONS
     ),
     claim_type!(
         Pde, Pharmacy, "pde", 30,
-        nch: Coding::fixed(bb_var!("clm_type_cd"), "PDE", Some("Part D prescription drug event")),
+        nch: [],
         "PDE", "pharmacy", "Pharmacy", "C4BB-ExplanationOfBenefit-Pharmacy",
         "pde_id", "part-d", None, 0, 0,
         &PHARMACY_ROLES, &PHARMACY_INFO, &PHARMACY_ADJUDICATIONS
