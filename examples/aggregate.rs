@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use actix::Actor;
-use clap::Parser;
 use claims_aggregator::{journal, Aggregator, AwaitCompletion, JobConfig};
+use clap::Parser;
 
 #[derive(Debug, Parser)]
 #[command(about = "Aggregate the finished parts of a job directory written by other processes")]
@@ -62,7 +62,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.poll_ms == 0 {
         return Err("--poll-ms must be greater than zero".into());
     }
-    let mut builder = JobConfig::builder(&args.root, &args.job_id, &args.contract).multiplier(args.multiplier);
+    let mut builder =
+        JobConfig::builder(&args.root, &args.job_id, &args.contract).multiplier(args.multiplier);
     builder = match args.max_bytes {
         Some(bytes) => builder.max_bytes(bytes),
         None => builder.max_mb(args.max_mb),
@@ -70,7 +71,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = builder.build()?;
     let layout = config.layout();
     if !layout.job_dir().is_dir() {
-        return Err(format!("job directory {} does not exist", layout.job_dir().display()).into());
+        return Err(format!(
+            "job directory {} does not exist",
+            layout.job_dir().display()
+        )
+        .into());
     }
     let aggregator = Aggregator::new(&config)
         .watch(Duration::from_millis(args.poll_ms))

@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
-use clap::Parser;
 use claims_aggregator::{
-    synthetic, Cancel, GetProgress, JobConfig, JobReport, JobSupervisor, Progress, RunJob, SyntheticConfig,
-    SyntheticSource,
+    synthetic, Cancel, GetProgress, JobConfig, JobReport, JobSupervisor, Progress, RunJob,
+    SyntheticConfig, SyntheticSource,
 };
+use clap::Parser;
 
 /// How often the progress line is refreshed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -117,7 +117,11 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
     }
     let config = builder.build()?;
     if !(0.0..=1.0).contains(&args.failure_rate) {
-        return Err(format!("--failure-rate {} is not a fraction between 0 and 1", args.failure_rate).into());
+        return Err(format!(
+            "--failure-rate {} is not a fraction between 0 and 1",
+            args.failure_rate
+        )
+        .into());
     }
     let source = Arc::new(SyntheticSource::new(SyntheticConfig {
         seed: args.seed,
@@ -194,9 +198,15 @@ fn print_table(report: &JobReport, job_dir: &std::path::Path) {
         report.aggregations,
         job_dir.display(),
     );
-    eprintln!("{:<28} {:>5} {:>14} {:>9}  sha256", "file", "kind", "bytes", "records");
+    eprintln!(
+        "{:<28} {:>5} {:>14} {:>9}  sha256",
+        "file", "kind", "bytes", "records"
+    );
     for o in &report.outputs {
-        eprintln!("{:<28} {:>5} {:>14} {:>9}  {}", o.file, o.kind, o.bytes, o.records, o.sha256);
+        eprintln!(
+            "{:<28} {:>5} {:>14} {:>9}  {}",
+            o.file, o.kind, o.bytes, o.records, o.sha256
+        );
     }
     for stray in &report.stray_files {
         eprintln!("left alone in finished/: {stray}");

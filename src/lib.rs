@@ -101,3 +101,8 @@ pub use supervisor::{
     run_job, AggregatorEvent, BatchDone, BatchOutcome, GetProgress, JobProgress, JobSupervisor,
     RunJob, Subscribe,
 };
+
+/// The README's code blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -76,10 +76,8 @@ async fn cancel_after_fetchers_started() {
     let root = tempfile::tempdir().unwrap();
     let config = config(root.path()).concurrency(3).build().unwrap();
     let ids = beneficiaries(100);
-    let (source, _release) = GatedSource::new(
-        SyntheticSource::new(SyntheticConfig::default()),
-        &ids[5..6].to_vec(),
-    );
+    let (source, _release) =
+        GatedSource::new(SyntheticSource::new(SyntheticConfig::default()), &ids[5..6]);
     let supervisor = JobSupervisor::new(config, source).start();
     let (events, mut rx) = probe::<JobProgress>();
     supervisor.send(Subscribe(events)).await.unwrap();

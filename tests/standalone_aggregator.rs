@@ -34,7 +34,11 @@ rmdir streaming
 #[actix::test]
 async fn adopts_parts_written_by_another_process() {
     let root = tempfile::tempdir().unwrap();
-    let cfg = config(root.path()).max_bytes(2048).multiplier(2).build().unwrap();
+    let cfg = config(root.path())
+        .max_bytes(2048)
+        .multiplier(2)
+        .build()
+        .unwrap();
     let layout = cfg.layout();
     fs::create_dir_all(layout.streaming()).unwrap();
     fs::create_dir_all(layout.finished()).unwrap();
@@ -42,10 +46,17 @@ async fn adopts_parts_written_by_another_process() {
     fs::write(layout.output(FileKind::Data, 1), b"{\"id\":\"earlier\"}\n").unwrap();
     fs::write(layout.finished().join("notes.txt"), b"keep me").unwrap();
 
-    let aggregator = Aggregator::new(&cfg).watch(Duration::from_millis(5)).start();
+    let aggregator = Aggregator::new(&cfg)
+        .watch(Duration::from_millis(5))
+        .start();
     let job_dir = layout.job_dir().to_owned();
     let status = actix_rt::task::spawn_blocking(move || {
-        Command::new("sh").arg("-c").arg(WRITER).arg("writer").arg(&job_dir).status()
+        Command::new("sh")
+            .arg("-c")
+            .arg(WRITER)
+            .arg("writer")
+            .arg(&job_dir)
+            .status()
     })
     .await
     .unwrap()
@@ -56,7 +67,10 @@ async fn adopts_parts_written_by_another_process() {
     let outputs = journal::outputs(&layout).unwrap();
     assert_eq!(count, outputs.len() as u64);
     assert!(count >= 10, "{count} outputs of at most 2048 bytes");
-    assert_eq!(outputs[0].file, "Z9000_0002.ndjson", "numbering continues after 0001");
+    assert_eq!(
+        outputs[0].file, "Z9000_0002.ndjson",
+        "numbering continues after 0001"
+    );
     assert_eq!(outputs.last().unwrap().file, "Z9000_0001_error.ndjson");
 
     let mut ids = HashSet::new();
@@ -65,12 +79,18 @@ async fn adopts_parts_written_by_another_process() {
         let body = fs::read_to_string(layout.job_dir().join(&output.file)).unwrap();
         for line in body.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            assert!(ids.insert(v["id"].as_str().unwrap().to_owned()), "duplicate {line}");
+            assert!(
+                ids.insert(v["id"].as_str().unwrap().to_owned()),
+                "duplicate {line}"
+            );
         }
     }
     assert_eq!(ids.len(), 80, "every record of every part exactly once");
     let errors = fs::read(layout.output(FileKind::Error, 1)).unwrap();
-    assert_eq!(errors, b"{\"resourceType\":\"OperationOutcome\",\"id\":\"e-1\"}\n", "newline added");
+    assert_eq!(
+        errors, b"{\"resourceType\":\"OperationOutcome\",\"id\":\"e-1\"}\n",
+        "newline added"
+    );
 
     // The stray file is left alone, so finished/ stays, holding only it.
     assert_eq!(dir_names(layout.finished()), ["notes.txt"]);
@@ -84,9 +104,14 @@ async fn finishes_at_once_when_streaming_is_already_gone() {
     fs::create_dir_all(layout.finished()).unwrap();
     fs::write(layout.finished().join("tmp_a.ndjson"), b"{\"id\":1}\n").unwrap();
     fs::write(layout.finished().join("tmp_b.ndjson"), b"").unwrap();
-    let aggregator = Aggregator::new(&cfg).watch(Duration::from_secs(3600)).start();
+    let aggregator = Aggregator::new(&cfg)
+        .watch(Duration::from_secs(3600))
+        .start();
     let count = aggregator.send(AwaitCompletion).await.unwrap().unwrap();
     assert_eq!(count, 1);
     assert!(!layout.finished().exists());
-    assert_eq!(fs::read(layout.output(FileKind::Data, 1)).unwrap(), b"{\"id\":1}\n");
+    assert_eq!(
+        fs::read(layout.output(FileKind::Data, 1)).unwrap(),
+        b"{\"id\":1}\n"
+    );
 }
