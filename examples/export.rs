@@ -78,6 +78,10 @@ struct Args {
     /// The job fails once more than this fraction of beneficiaries failed.
     #[arg(long, default_value_t = claims_aggregator::config::DEFAULT_MAX_FAILURE_RATE)]
     max_failure_rate: f64,
+    /// Continue the job if its directory exists (after a crash, failure or
+    /// cancel): fetch only the batches not yet done.
+    #[arg(long)]
+    resume: bool,
     /// Print the JobReport as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -104,7 +108,8 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
     let mut builder = JobConfig::builder(&args.root, &args.job_id, &args.contract)
         .batch_size(args.batch_size)
         .multiplier(args.multiplier)
-        .max_failure_rate(args.max_failure_rate);
+        .max_failure_rate(args.max_failure_rate)
+        .resume(args.resume);
     builder = match args.max_bytes {
         Some(bytes) => builder.max_bytes(bytes),
         None => builder.max_mb(args.max_mb),

@@ -43,6 +43,7 @@ use futures::channel::oneshot;
 use crate::combine::AggregationStep;
 use crate::config::JobConfig;
 use crate::error::{Error, IoContext, Result};
+use crate::fault::fault_point;
 use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX};
 use crate::report::{JobOutput, ProgressCounters};
 use crate::select;
@@ -308,7 +309,10 @@ impl Aggregator {
         let finished = self.layout.finished().to_owned();
         self.busy = true;
         let work = actix_rt::task::spawn_blocking(move || match fs::remove_dir(&finished) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                fault_point!("aggregator::finished-removed", &finished);
+                Ok(())
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty => {
                 log::warn!(

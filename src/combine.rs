@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
+use crate::fault::fault_point;
 use crate::journal::{self, JournalEntry};
 use crate::layout::{FileKind, JobLayout};
 use crate::report::JobOutput;
@@ -64,6 +65,7 @@ impl AggregationStep {
             let _ = fs::remove_file(&temp);
         }
         let output = result?;
+        fault_point!("combine::published", &self.layout.output(self.kind, number));
         fs::remove_dir_all(self.layout.claim_dir(self.kind, number))
             .at("remove claim", &self.layout.claim_dir(self.kind, number))?;
         Ok(Some(output))
@@ -109,6 +111,7 @@ impl AggregationStep {
         }
         fsync_dir(&claim)?;
         fsync_dir(self.layout.finished())?;
+        fault_point!("combine::claimed", &claim);
         Ok(claimed)
     }
 
@@ -126,6 +129,7 @@ impl AggregationStep {
             .open(temp)
             .at("create output", temp)?;
         combine_parts(claimed, &mut out, temp, cancel)?;
+        fault_point!("combine::copied", temp);
         out.sync_all().at("fsync output", temp)?;
         drop(out);
         let file = self.layout.output_name(self.kind, number);
@@ -140,6 +144,7 @@ impl AggregationStep {
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
+        fault_point!("combine::synced", &self.layout.journal());
         journal::append(
             &self.layout.journal(),
             &JournalEntry {
@@ -149,6 +154,7 @@ impl AggregationStep {
             },
         )?;
         let final_path = self.layout.output(self.kind, number);
+        fault_point!("combine::journaled", &final_path);
         fs::rename(temp, &final_path).at("publish output", &final_path)?;
         fsync_dir(self.layout.job_dir())?;
         Ok(output)

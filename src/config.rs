@@ -56,6 +56,7 @@ pub struct JobConfig {
     arbiters: usize,
     max_failure_rate: f64,
     request_timeout: Duration,
+    resume: bool,
 }
 
 impl JobConfig {
@@ -80,6 +81,7 @@ impl JobConfig {
                 arbiters: default_arbiters(),
                 max_failure_rate: DEFAULT_MAX_FAILURE_RATE,
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
+                resume: false,
             },
             max_mb: None,
         }
@@ -129,6 +131,10 @@ impl JobConfig {
     /// Time one beneficiary's fetch may take before it counts as failed.
     pub fn request_timeout(&self) -> Duration {
         self.request_timeout
+    }
+    /// Whether an existing job directory is resumed.
+    pub fn resume(&self) -> bool {
+        self.resume
     }
     /// Every path and file name of this job.
     pub fn layout(&self) -> JobLayout {
@@ -207,6 +213,16 @@ impl JobConfigBuilder {
     /// Default 60 s.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.config.request_timeout = timeout;
+        self
+    }
+
+    /// Continue the job if its directory exists: finish or redo interrupted
+    /// aggregations, adopt finished parts, fetch only the batches not yet done.
+    /// A job that never started is started; one that completed is reported as it
+    /// is. Default `false`: an existing job directory that holds anything is
+    /// refused untouched.
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.config.resume = resume;
         self
     }
 

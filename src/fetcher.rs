@@ -25,6 +25,7 @@ use actix::prelude::*;
 
 use crate::aggregator::{Cancel, FileFinished};
 use crate::error::{Error, Result};
+use crate::fault::fault_point;
 use crate::layout::{FileKind, JobLayout};
 use crate::part::{FinishedPart, PartWriter};
 use crate::report::ProgressCounters;
@@ -168,7 +169,11 @@ async fn fetch_batch(
                 part.discard();
                 return Err(Error::Cancelled);
             }
-            done.push(part.finish()?);
+            let finished = part.finish()?;
+            if finished.kind == FileKind::Error {
+                fault_point!("fetcher::error-part-finished", &finished.path);
+            }
+            done.push(finished);
         }
         Ok(done)
     })
@@ -190,6 +195,40 @@ async fn fetch_batch(
         });
     }
     Ok(stats)
+}
+
+/// Records a batch whose fetcher was lost twice: one `OperationOutcome` per
+/// beneficiary in its error part, an empty data part to mark it done. Blocking.
+pub(crate) fn write_lost_batch(
+    layout: &JobLayout,
+    batch: u64,
+    beneficiaries: &[String],
+) -> Result<(BatchStats, Vec<FinishedPart>)> {
+    let error = SourceError::new(
+        "exception",
+        format!("the fetcher of batch {batch} stopped unexpectedly twice"),
+    );
+    let mut errors = PartWriter::create(layout, batch, FileKind::Error)?;
+    for beneficiary in beneficiaries {
+        errors.write_record(operation_outcome(beneficiary, &error).as_str().as_bytes())?;
+    }
+    let data = PartWriter::create(layout, batch, FileKind::Data)?;
+    let parts = vec![errors.finish()?, data.finish()?];
+    let stats = BatchStats {
+        processed: beneficiaries.len() as u64,
+        errored: beneficiaries.len() as u64,
+        bytes: parts.iter().map(|p| p.bytes).sum(),
+        parts: parts.len() as u64,
+        ..BatchStats::default()
+    };
+    Ok((stats, parts))
+}
+
+impl BatchStats {
+    /// Adds these figures to the job's counters.
+    pub(crate) fn commit_to(&self, progress: &ProgressCounters) {
+        self.commit(progress);
+    }
 }
 
 impl Actor for BatchFetcher {

@@ -77,18 +77,23 @@ pub fn read(path: &Path) -> Result<Vec<JournalEntry>> {
 }
 
 /// The outputs the journal of `layout` records, data first, each kind by number.
+///
+/// An output journaled by a step that crashed before publishing it was made
+/// again later under the same name: the last entry for a name wins, and an entry
+/// whose file does not exist is left out.
 pub fn outputs(layout: &JobLayout) -> Result<Vec<JobOutput>> {
-    let mut outputs: Vec<JobOutput> = read(&layout.journal())?
+    let mut latest = std::collections::BTreeMap::new();
+    for output in read(&layout.journal())?
         .into_iter()
-        .filter_map(|entry| entry.output)
-        .collect();
-    outputs.sort_by_key(|o| {
-        (
-            o.kind,
-            layout.parse_output_name(&o.file).map_or(0, |(_, n)| n),
-        )
-    });
-    Ok(outputs)
+        .filter_map(|e| e.output)
+    {
+        let number = layout.parse_output_name(&output.file).map_or(0, |(_, n)| n);
+        latest.insert((output.kind, number), output);
+    }
+    Ok(latest
+        .into_values()
+        .filter(|o| layout.job_dir().join(&o.file).exists())
+        .collect())
 }
 
 /// Removes the journal of a completed job, whose directory then holds its

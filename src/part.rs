@@ -10,6 +10,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use crate::error::{IoContext, Result};
+use crate::fault::fault_point;
 use crate::layout::{FileKind, JobLayout};
 
 /// Write buffer of a part file.
@@ -63,6 +64,7 @@ impl PartWriter {
     /// Appends one record and its newline. `record` must not contain `\n`.
     pub fn write_record(&mut self, record: &[u8]) -> Result<()> {
         debug_assert!(!record.contains(&b'\n'), "a record is one line");
+        fault_point!("part::write", &self.path);
         self.out.write_all(record).at("write part", &self.path)?;
         self.out.write_all(b"\n").at("write part", &self.path)?;
         self.bytes += record.len() as u64 + 1;
@@ -91,6 +93,7 @@ impl PartWriter {
             .at("write part", &path)?;
         file.sync_data().at("fsync part", &path)?;
         drop(file);
+        fault_point!("part::synced", &path);
         fs::rename(&path, &finished_path).at("finish part", &path)?;
         Ok(FinishedPart {
             path: finished_path,

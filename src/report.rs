@@ -22,6 +22,7 @@ pub struct ProgressCounters {
     bytes_written: AtomicU64,
     parts_finished: AtomicU64,
     aggregations: AtomicU64,
+    patients_resumed: AtomicU64,
 }
 
 macro_rules! counter_adders {
@@ -55,6 +56,8 @@ counter_adders! {
     add_parts_finished => parts_finished;
     /// Adds outputs made by the aggregator.
     add_aggregations => aggregations;
+    /// Adds beneficiaries of batches done by an earlier run.
+    add_resumed => patients_resumed;
 }
 
 impl ProgressCounters {
@@ -71,6 +74,7 @@ impl ProgressCounters {
             bytes_written: self.bytes_written.load(Relaxed),
             parts_finished: self.parts_finished.load(Relaxed),
             aggregations: self.aggregations.load(Relaxed),
+            patients_resumed: self.patients_resumed.load(Relaxed),
         }
     }
 }
@@ -98,6 +102,9 @@ pub struct Progress {
     pub parts_finished: u64,
     /// Outputs made by the aggregator so far.
     pub aggregations: u64,
+    /// Beneficiaries skipped because an earlier run of the job (before a crash,
+    /// failure or cancel) already has their batch safe on disk.
+    pub patients_resumed: u64,
 }
 
 /// How a job ended.

@@ -27,7 +27,7 @@
 //! Fetchers talk back through `Recipient`s and `do_send`; the supervisor never
 //! waits on a child that could be waiting on it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -38,12 +38,16 @@ use std::time::Instant;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
+use crate::aggregator::FileFinished;
 use crate::aggregator::{Aggregator, Cancel, StreamingClosed};
 use crate::config::JobConfig;
 use crate::error::{Error, IoContext, Result};
-use crate::fetcher::{BatchFetcher, BatchStats, FetcherContext};
+use crate::fault::fault_point;
+use crate::fetcher::{write_lost_batch, BatchFetcher, BatchStats, FetcherContext};
 use crate::journal;
 use crate::layout::{JobLayout, TEMP_SUFFIX};
+use crate::lock::{JobLock, JobMeta};
+use crate::recovery::{self, JobState};
 use crate::report::{JobOutput, JobReport, JobStatus, Progress, ProgressCounters, Timings};
 use crate::source::ClaimsSource;
 
@@ -174,6 +178,12 @@ pub struct JobSupervisor {
     beneficiaries: Option<Box<dyn Iterator<Item = String> + Send>>,
     next_batch: u64,
     live: HashMap<u64, LiveBatch>,
+    /// Batches done by an earlier run (resume): skipped.
+    done_batches: HashSet<u64>,
+    /// Lost batches being recorded as failed.
+    recording: usize,
+    /// Held for the whole job: one owner per job directory.
+    lock: Option<JobLock>,
     pool: Vec<Arbiter>,
     next_arbiter: usize,
     aggregator: Option<Addr<Aggregator>>,
@@ -198,6 +208,9 @@ impl JobSupervisor {
             beneficiaries: None,
             next_batch: 1,
             live: HashMap::new(),
+            done_batches: HashSet::new(),
+            recording: 0,
+            lock: None,
             pool: Vec::new(),
             next_arbiter: 0,
             aggregator: None,
@@ -226,7 +239,28 @@ impl JobSupervisor {
         }
     }
 
-    fn prepared(&mut self, ctx: &mut Context<Self>) {
+    fn prepared(&mut self, lock: JobLock, state: JobState, ctx: &mut Context<Self>) {
+        self.lock = Some(lock);
+        match state {
+            JobState::Fresh => {}
+            JobState::Resumed { done_batches } => {
+                log::info!(
+                    "job {}: resuming; {} batches already done",
+                    self.config.job_id(),
+                    done_batches.len()
+                );
+                self.done_batches = done_batches;
+            }
+            JobState::Completed => {
+                log::info!(
+                    "job {}: completed earlier; nothing to do",
+                    self.config.job_id()
+                );
+                self.phase = Phase::Finalizing;
+                self.report(JobStatus::Completed, ctx);
+                return;
+            }
+        }
         if self.cancel.load(Ordering::Relaxed) {
             self.stop_job(JobStatus::Cancelled, true, ctx);
             return;
@@ -254,12 +288,20 @@ impl JobSupervisor {
                 self.beneficiaries = None;
                 break;
             }
-            self.progress.add_queued(batch.len() as u64);
             let number = self.next_batch;
             self.next_batch += 1;
+            if self.done_batches.remove(&number) {
+                self.progress.add_resumed(batch.len() as u64);
+                continue;
+            }
+            self.progress.add_queued(batch.len() as u64);
             self.spawn_fetcher(number, batch, 1, ctx);
         }
-        if self.phase == Phase::Fetching && self.beneficiaries.is_none() && self.live.is_empty() {
+        if self.phase == Phase::Fetching
+            && self.beneficiaries.is_none()
+            && self.live.is_empty()
+            && self.recording == 0
+        {
             self.finalize(ctx);
         }
     }
@@ -302,6 +344,52 @@ impl JobSupervisor {
         );
     }
 
+    /// Writes a twice-lost batch as failed beneficiaries, then goes on.
+    fn record_lost_batch(
+        &mut self,
+        batch: u64,
+        beneficiaries: Vec<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.recording += 1;
+        let layout = self.layout.clone();
+        let work = actix_rt::task::spawn_blocking(move || {
+            write_lost_batch(&layout, batch, &beneficiaries)
+        });
+        ctx.spawn(work.into_actor(self).map(move |written, act, ctx| {
+            act.recording -= 1;
+            if act.phase != Phase::Fetching {
+                return;
+            }
+            match written.unwrap_or(Err(Error::ActorGone { actor: "fetcher" })) {
+                Ok((stats, parts)) => {
+                    stats.commit_to(&act.progress);
+                    if let Some(aggregator) = &act.aggregator {
+                        for part in parts {
+                            aggregator.do_send(FileFinished {
+                                path: part.path,
+                                kind: part.kind,
+                                bytes: part.bytes,
+                            });
+                        }
+                    }
+                    act.batch_finished(ctx);
+                }
+                Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), false, ctx),
+            }
+        }));
+    }
+
+    /// After a batch's parts are safe: publish, check the threshold, go on.
+    fn batch_finished(&mut self, ctx: &mut Context<Self>) {
+        self.publish(None);
+        if let Some(error) = self.over_threshold() {
+            self.stop_job(JobStatus::Failed(error.to_string()), true, ctx);
+            return;
+        }
+        self.fill(ctx);
+    }
+
     fn over_threshold(&self) -> Option<Error> {
         let p = self.progress.snapshot();
         let rate = self.config.max_failure_rate();
@@ -324,9 +412,13 @@ impl JobSupervisor {
         };
         let streaming = self.layout.streaming().to_owned();
         let work = async move {
-            actix_rt::task::spawn_blocking(move || remove_dir_all_if_exists(&streaming))
-                .await
-                .unwrap_or(Err(Error::ActorGone { actor: "cleanup" }))?;
+            actix_rt::task::spawn_blocking(move || {
+                remove_dir_all_if_exists(&streaming)?;
+                fault_point!("supervisor::streaming-removed", &streaming);
+                Ok(())
+            })
+            .await
+            .unwrap_or(Err(Error::ActorGone { actor: "cleanup" }))?;
             let closed = Instant::now();
             let count =
                 aggregator
@@ -434,44 +526,6 @@ fn failed_unless_failed(status: JobStatus, reason: String) -> JobStatus {
     }
 }
 
-/// Creates the job directory and its sub-directories. Refuses a job directory
-/// that exists already with anything in it. Blocking.
-fn prepare(layout: &JobLayout) -> Result<()> {
-    let dir = layout.job_dir();
-    match fs::symlink_metadata(dir) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            return Err(Error::JobDirectory {
-                path: dir.to_owned(),
-                reason: "is a symbolic link; refusing to follow it".into(),
-            })
-        }
-        Ok(meta) if !meta.is_dir() => {
-            return Err(Error::JobDirectory {
-                path: dir.to_owned(),
-                reason: "exists and is not a directory".into(),
-            })
-        }
-        Ok(_) => {
-            let entries = fs::read_dir(dir).at("list", dir)?.count();
-            if entries > 0 {
-                return Err(Error::JobDirectory {
-                    path: dir.to_owned(),
-                    reason: format!(
-                        "already holds {entries} entries; choose another job id or remove it"
-                    ),
-                });
-            }
-        }
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            fs::create_dir(dir).at("create job directory", dir)?;
-        }
-        Err(e) => return Err(Error::io("stat", dir, e)),
-    }
-    fs::create_dir(layout.streaming()).at("create", layout.streaming())?;
-    fs::create_dir(layout.finished()).at("create", layout.finished())?;
-    Ok(())
-}
-
 fn remove_dir_all_if_exists(path: &Path) -> Result<()> {
     match fs::remove_dir_all(path) {
         Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::io("remove", path, e)),
@@ -507,7 +561,11 @@ fn remove_working_files(layout: &JobLayout) -> Result<()> {
 /// files left in `finished/`. A completed job's journal is removed: its directory
 /// then holds the outputs only. Blocking.
 fn list_outputs(layout: &JobLayout, completed: bool) -> Result<(Vec<JobOutput>, Vec<String>)> {
-    let outputs = journal::outputs(layout)?;
+    let outputs = if layout.journal().exists() {
+        journal::outputs(layout)?
+    } else {
+        recovery::existing_outputs(layout)?
+    };
     let mut strays = Vec::new();
     if let Ok(entries) = fs::read_dir(layout.finished()) {
         for entry in entries.flatten() {
@@ -556,10 +614,17 @@ impl Handler<RunJob> for JobSupervisor {
         self.beneficiaries = Some(msg.beneficiaries);
         self.phase = Phase::Preparing;
         let layout = self.layout.clone();
-        let work = actix_rt::task::spawn_blocking(move || prepare(&layout));
-        ctx.spawn(work.into_actor(self).map(|prepared, act, ctx| {
-            match prepared.unwrap_or(Err(Error::ActorGone { actor: "prepare" })) {
-                Ok(()) => act.prepared(ctx),
+        let meta = JobMeta {
+            job_id: self.config.job_id().to_owned(),
+            contract: self.config.contract().to_owned(),
+            batch_size: self.config.batch_size(),
+        };
+        let resume = self.config.resume();
+        let work =
+            actix_rt::task::spawn_blocking(move || recovery::open_job(&layout, &meta, resume));
+        ctx.spawn(work.into_actor(self).map(|opened, act, ctx| {
+            match opened.unwrap_or(Err(Error::ActorGone { actor: "prepare" })) {
+                Ok((lock, state)) => act.prepared(lock, state, ctx),
                 Err(e) => {
                     if let Some(reply) = act.reply.take() {
                         let _ = reply.send(Err(e));
@@ -587,14 +652,8 @@ impl Handler<BatchDone> for JobSupervisor {
             return;
         };
         match msg.outcome {
-            BatchOutcome::Done(_) => {
-                self.publish(None);
-                if let Some(error) = self.over_threshold() {
-                    self.stop_job(JobStatus::Failed(error.to_string()), true, ctx);
-                    return;
-                }
-            }
-            BatchOutcome::Cancelled => return,
+            BatchOutcome::Done(_) => self.batch_finished(ctx),
+            BatchOutcome::Cancelled => {}
             BatchOutcome::Failed(error) => {
                 self.stop_job(JobStatus::Failed(error.to_string()), false, ctx);
                 return;
@@ -608,16 +667,13 @@ impl Handler<BatchDone> for JobSupervisor {
                 return;
             }
             BatchOutcome::Lost => {
-                let error = Error::ActorGone { actor: "fetcher" };
-                self.stop_job(
-                    JobStatus::Failed(format!("batch {}: {error} twice", msg.batch)),
-                    false,
-                    ctx,
+                log::error!(
+                    "batch {}: fetcher lost twice; counting it as failed",
+                    msg.batch
                 );
-                return;
+                self.record_lost_batch(msg.batch, batch.beneficiaries, ctx);
             }
         }
-        self.fill(ctx);
     }
 }
 

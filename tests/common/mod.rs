@@ -75,11 +75,12 @@ pub fn assert_outputs_match_report(job_dir: &Path, report: &JobReport) {
     }
 }
 
-/// Names in a directory, sorted.
+/// Names in a directory, sorted, but the job's lock file (which stays).
 pub fn dir_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".lock")
         .collect();
     names.sort();
     names
@@ -209,6 +210,9 @@ pub fn leftovers(dir: &Path) -> Vec<String> {
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name().to_string_lossy().into_owned();
+        if name == ".lock" {
+            continue;
+        }
         if name.starts_with("tmp_") || name.starts_with('.') || name.ends_with(".tmp") {
             found.push(entry.path().display().to_string());
         }

@@ -1,0 +1,108 @@
+//! [`JobLock`]: one owner per job directory.
+//!
+//! The owner holds an exclusive OS file lock (`flock`) on `<job_dir>/.lock` for
+//! the whole job. The kernel releases it when the owner's file is closed or the
+//! process dies — also on `kill -9` — so a crashed job can be resumed at once,
+//! while a second process (or a second supervisor in the same process) is
+//! refused for as long as the first runs.
+//!
+//! The lock file also records the parameters that decide which beneficiaries
+//! make which batch ([`JobMeta`]), so that a resume with a different batch size,
+//! which would mix up done and pending batches, is refused.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+
+/// Name of the lock file inside the job directory.
+pub const LOCK_NAME: &str = ".lock";
+
+/// What a job's batches depend on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobMeta {
+    /// The job id.
+    pub job_id: String,
+    /// The contract.
+    pub contract: String,
+    /// Beneficiaries per batch.
+    pub batch_size: usize,
+}
+
+/// An exclusive lock on a job directory, held until dropped.
+#[derive(Debug)]
+pub struct JobLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl JobLock {
+    /// Locks `job_dir`, creating its lock file; refuses when another owner holds it.
+    pub fn acquire(job_dir: &Path) -> Result<JobLock> {
+        let path = job_dir.join(LOCK_NAME);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .at("open lock", &path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(JobLock { file, path }),
+            Err(TryLockError::WouldBlock) => Err(Error::JobDirectory {
+                path: job_dir.to_owned(),
+                reason: "is in use by another running job (its lock file is held)".into(),
+            }),
+            Err(TryLockError::Error(e)) => Err(Error::io("lock", &path, e)),
+        }
+    }
+
+    /// The parameters recorded by the job that created the directory, if any.
+    pub fn meta(&mut self) -> Result<Option<JobMeta>> {
+        let mut text = String::new();
+        self.file
+            .seek(SeekFrom::Start(0))
+            .at("read lock", &self.path)?;
+        self.file
+            .read_to_string(&mut text)
+            .at("read lock", &self.path)?;
+        Ok(serde_json::from_str(&text).ok())
+    }
+
+    /// Records `meta` durably.
+    pub fn write_meta(&mut self, meta: &JobMeta) -> Result<()> {
+        let text = serde_json::to_vec(meta).expect("job meta always serialises");
+        self.file.set_len(0).at("write lock", &self.path)?;
+        self.file
+            .seek(SeekFrom::Start(0))
+            .at("write lock", &self.path)?;
+        self.file.write_all(&text).at("write lock", &self.path)?;
+        self.file.sync_data().at("fsync lock", &self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_owner_is_refused_until_the_first_drops() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = JobLock::acquire(dir.path()).unwrap();
+        let err = JobLock::acquire(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("in use by another running job"), "{err}");
+        assert_eq!(first.meta().unwrap(), None);
+        let meta = JobMeta {
+            job_id: "J".into(),
+            contract: "Z9000".into(),
+            batch_size: 10,
+        };
+        first.write_meta(&meta).unwrap();
+        drop(first);
+        let mut second = JobLock::acquire(dir.path()).unwrap();
+        assert_eq!(second.meta().unwrap(), Some(meta));
+    }
+}
