@@ -138,7 +138,23 @@ async fn fetch_batch(
                     ),
                 )),
             };
-        match fetched {
+        let checked = fetched.and_then(|resources| {
+            match resources
+                .iter()
+                .enumerate()
+                .find_map(|(i, r)| r.check_eob().err().map(|e| (i, e)))
+            {
+                None => Ok(resources),
+                Some((index, problem)) => Err(SourceError::new(
+                    "invalid",
+                    format!(
+                        "the source returned an invalid resource for beneficiary {beneficiary}: \
+                         resource {index} is {problem}"
+                    ),
+                )),
+            }
+        });
+        match checked {
             Ok(resources) => {
                 let count = resources.len() as u64;
                 stats.eobs_fetched += count;

@@ -51,6 +51,28 @@ impl Resource {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Checks that this is an `ExplanationOfBenefit` with an id: a JSON object
+    /// whose `resourceType` says so. Returns what is wrong otherwise.
+    pub fn check_eob(&self) -> Result<(), String> {
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            #[serde(rename = "resourceType", borrow)]
+            resource_type: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow)]
+            id: Option<std::borrow::Cow<'a, str>>,
+        }
+        let head: Head<'_> =
+            serde_json::from_str(&self.0).map_err(|e| format!("not a JSON object: {e}"))?;
+        match (head.resource_type.as_deref(), head.id.as_deref()) {
+            (Some("ExplanationOfBenefit"), Some(id)) if !id.is_empty() => Ok(()),
+            (Some("ExplanationOfBenefit"), _) => {
+                Err("an ExplanationOfBenefit without an id".into())
+            }
+            (Some(other), _) => Err(format!("a {other}, not an ExplanationOfBenefit")),
+            (None, _) => Err("a JSON object without resourceType".into()),
+        }
+    }
 }
 
 impl fmt::Debug for Resource {
@@ -110,4 +132,39 @@ pub fn operation_outcome(beneficiary: &str, error: &SourceError) -> Resource {
             "diagnostics": format!("Patient/{beneficiary}"),
         }],
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_explanation_of_benefit_resources_with_ids_pass() {
+        let ok = Resource::from_value(&json!({"id": "x", "resourceType": "ExplanationOfBenefit"}));
+        assert_eq!(ok.check_eob(), Ok(()));
+        for (value, says) in [
+            (json!([1, 2]), "not a JSON object"),
+            (json!({"resourceType": "Patient", "id": "p"}), "a Patient"),
+            (
+                json!({"resourceType": "ExplanationOfBenefit"}),
+                "without an id",
+            ),
+            (json!({"id": "x"}), "without resourceType"),
+            (json!("text"), "not a JSON object"),
+        ] {
+            let problem = Resource::from_value(&value).check_eob().unwrap_err();
+            assert!(problem.contains(says), "{value}: {problem}");
+        }
+    }
+
+    #[test]
+    fn operation_outcomes_name_the_beneficiary() {
+        let line = operation_outcome("-1999", &SourceError::new("timeout", "slow"));
+        let v: serde_json::Value = serde_json::from_str(line.as_str()).unwrap();
+        assert_eq!(v["resourceType"], "OperationOutcome");
+        assert_eq!(v["issue"][0]["code"], "timeout");
+        assert_eq!(v["issue"][0]["diagnostics"], "Patient/-1999");
+        assert!(!line.as_str().contains('\n'));
+    }
 }

@@ -222,3 +222,97 @@ pub fn leftovers(dir: &Path) -> Vec<String> {
     }
     found
 }
+
+/// What a [`ScriptedSource`] does for one beneficiary.
+pub enum Script {
+    /// Never answers.
+    Hang,
+    /// Answers with this resource next to the real ones.
+    Invalid(serde_json::Value),
+    /// Panics this many times, then answers normally.
+    Panic(std::sync::atomic::AtomicUsize),
+}
+
+/// The synthetic source, with scripted misbehaviour for chosen beneficiaries.
+pub struct ScriptedSource {
+    pub inner: SyntheticSource,
+    pub scripts: HashMap<String, Script>,
+}
+
+impl ScriptedSource {
+    pub fn new(seed: u64, scripts: Vec<(String, Script)>) -> Arc<Self> {
+        Arc::new(ScriptedSource {
+            inner: SyntheticSource::new(SyntheticConfig {
+                seed,
+                ..SyntheticConfig::default()
+            }),
+            scripts: scripts.into_iter().collect(),
+        })
+    }
+}
+
+impl ClaimsSource for ScriptedSource {
+    fn fetch<'a>(
+        &'a self,
+        beneficiary: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Resource>, SourceError>> {
+        async move {
+            match self.scripts.get(beneficiary) {
+                Some(Script::Hang) => futures::future::pending().await,
+                Some(Script::Invalid(value)) => {
+                    let mut resources = self.inner.generate(beneficiary)?;
+                    resources.push(Resource::from_value(value));
+                    Ok(resources)
+                }
+                Some(Script::Panic(left)) => {
+                    let before = left
+                        .fetch_update(
+                            std::sync::atomic::Ordering::SeqCst,
+                            std::sync::atomic::Ordering::SeqCst,
+                            |n| n.checked_sub(1),
+                        )
+                        .is_ok();
+                    if before {
+                        panic!("scripted panic while fetching {beneficiary}");
+                    }
+                    self.inner.generate(beneficiary)
+                }
+                None => self.inner.generate(beneficiary),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Checks that a job's outputs hold exactly the expected claims and failures:
+/// every EOB id of `ids` (but `failed`) once, every id of `failed` once in
+/// the error outputs. Returns the number of data records.
+pub fn assert_exactly_once(
+    job_dir: &Path,
+    report: &JobReport,
+    source: &SyntheticSource,
+    ids: &[String],
+    failed: &[String],
+) -> usize {
+    let failed_set: std::collections::HashSet<&String> = failed.iter().collect();
+    let expected: std::collections::HashSet<String> = ids
+        .iter()
+        .filter(|id| !failed_set.contains(id))
+        .flat_map(|id| source.eob_ids(id))
+        .collect();
+    let data = output_lines(job_dir, report, FileKind::Data);
+    let mut seen = std::collections::HashSet::new();
+    for eob in &data {
+        let id = eob["id"].as_str().unwrap().to_owned();
+        assert!(seen.insert(id.clone()), "EOB {id} appears twice");
+    }
+    assert_eq!(seen.len(), expected.len(), "EOB count");
+    assert!(seen == expected, "the EOB ids differ from the expected set");
+    let mut errors = failed_beneficiaries(&output_lines(job_dir, report, FileKind::Error));
+    errors.sort();
+    let mut want: Vec<String> = failed.to_vec();
+    want.sort();
+    assert_eq!(errors, want, "each failed beneficiary exactly once");
+    assert_outputs_match_report(job_dir, report);
+    data.len()
+}
