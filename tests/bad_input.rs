@@ -20,7 +20,7 @@ async fn odd_parts_are_combined_exactly_and_strays_left_alone() {
     let job_dir = root.path().join("J1");
     let finished = job_dir.join("finished");
     fs::create_dir_all(&finished).unwrap();
-    let big: Vec<u8> = (0..300)
+    let big: Vec<u8> = (0..25_000)
         .flat_map(|i| format!("{{\"big\":{i:06},\"pad\":\"{}\"}}\n", "y".repeat(80)).into_bytes())
         .collect();
     assert!(big.len() > 2_000_000);
