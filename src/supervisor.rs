@@ -656,7 +656,6 @@ impl Handler<BatchDone> for JobSupervisor {
             BatchOutcome::Cancelled => {}
             BatchOutcome::Failed(error) => {
                 self.stop_job(JobStatus::Failed(error.to_string()), false, ctx);
-                return;
             }
             BatchOutcome::Lost if batch.attempts < BATCH_ATTEMPTS => {
                 log::warn!(
@@ -664,7 +663,6 @@ impl Handler<BatchDone> for JobSupervisor {
                     msg.batch
                 );
                 self.spawn_fetcher(msg.batch, batch.beneficiaries, batch.attempts + 1, ctx);
-                return;
             }
             BatchOutcome::Lost => {
                 log::error!(
