@@ -82,6 +82,10 @@ struct Args {
     /// cancel): fetch only the batches not yet done.
     #[arg(long)]
     resume: bool,
+    /// Write parts only and leave them in finished/ for another aggregator
+    /// (`examples/aggregate.rs`); no outputs are made.
+    #[arg(long)]
+    parts_only: bool,
     /// Print the JobReport as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -109,7 +113,8 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
         .batch_size(args.batch_size)
         .multiplier(args.multiplier)
         .max_failure_rate(args.max_failure_rate)
-        .resume(args.resume);
+        .resume(args.resume)
+        .parts_only(args.parts_only);
     builder = match args.max_bytes {
         Some(bytes) => builder.max_bytes(bytes),
         None => builder.max_mb(args.max_mb),

@@ -57,6 +57,7 @@ pub struct JobConfig {
     max_failure_rate: f64,
     request_timeout: Duration,
     resume: bool,
+    parts_only: bool,
 }
 
 impl JobConfig {
@@ -82,6 +83,7 @@ impl JobConfig {
                 max_failure_rate: DEFAULT_MAX_FAILURE_RATE,
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 resume: false,
+                parts_only: false,
             },
             max_mb: None,
         }
@@ -135,6 +137,10 @@ impl JobConfig {
     /// Whether an existing job directory is resumed.
     pub fn resume(&self) -> bool {
         self.resume
+    }
+    /// Whether parts are left in `finished/` for another aggregator.
+    pub fn parts_only(&self) -> bool {
+        self.parts_only
     }
     /// Every path and file name of this job.
     pub fn layout(&self) -> JobLayout {
@@ -223,6 +229,15 @@ impl JobConfigBuilder {
     /// refused untouched.
     pub fn resume(mut self, resume: bool) -> Self {
         self.config.resume = resume;
+        self
+    }
+
+    /// Write parts only: fetchers move their parts to `finished/` and the job ends
+    /// by removing `streaming/`, leaving the parts for an aggregator in another
+    /// process (`examples/aggregate.rs`, AB2D's own) — and a baseline for
+    /// measuring what aggregation costs. Default `false`.
+    pub fn parts_only(mut self, parts_only: bool) -> Self {
+        self.config.parts_only = parts_only;
         self
     }
 

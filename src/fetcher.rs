@@ -45,8 +45,8 @@ pub struct FetcherContext {
     pub progress: Arc<ProgressCounters>,
     /// Set when the job stops; checked between beneficiaries and before renames.
     pub cancel: Arc<AtomicBool>,
-    /// The aggregator.
-    pub aggregator: Recipient<FileFinished>,
+    /// The aggregator; `None` in parts-only mode.
+    pub aggregator: Option<Recipient<FileFinished>>,
     /// The supervisor.
     pub supervisor: Recipient<BatchDone>,
 }
@@ -203,12 +203,14 @@ async fn fetch_batch(
         stats.parts += 1;
     }
     stats.commit(&cx.progress);
-    for part in finished {
-        cx.aggregator.do_send(FileFinished {
-            path: part.path,
-            kind: part.kind,
-            bytes: part.bytes,
-        });
+    if let Some(aggregator) = &cx.aggregator {
+        for part in finished {
+            aggregator.do_send(FileFinished {
+                path: part.path,
+                kind: part.kind,
+                bytes: part.bytes,
+            });
+        }
     }
     Ok(stats)
 }

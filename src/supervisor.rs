@@ -265,11 +265,13 @@ impl JobSupervisor {
             self.stop_job(JobStatus::Cancelled, true, ctx);
             return;
         }
-        let aggregator = Aggregator::new(&self.config)
-            .progress(self.progress.clone())
-            .observer(ctx.address().recipient())
-            .start();
-        self.aggregator = Some(aggregator);
+        if !self.config.parts_only() {
+            let aggregator = Aggregator::new(&self.config)
+                .progress(self.progress.clone())
+                .observer(ctx.address().recipient())
+                .start();
+            self.aggregator = Some(aggregator);
+        }
         self.pool = (0..self.config.arbiters())
             .map(|_| Arbiter::new())
             .collect();
@@ -320,12 +322,7 @@ impl JobSupervisor {
             request_timeout: self.config.request_timeout(),
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
-            aggregator: self
-                .aggregator
-                .as_ref()
-                .expect("the aggregator starts before any fetcher")
-                .clone()
-                .recipient(),
+            aggregator: self.aggregator.clone().map(Addr::recipient),
             supervisor: ctx.address().recipient(),
         };
         let arbiter = &self.pool[self.next_arbiter % self.pool.len()];
@@ -407,9 +404,7 @@ impl JobSupervisor {
         if let Some(started) = self.fetch_started {
             self.timings.fetch = started.elapsed().as_millis() as u64;
         }
-        let Some(aggregator) = self.aggregator.clone() else {
-            return;
-        };
+        let aggregator = self.aggregator.clone();
         let streaming = self.layout.streaming().to_owned();
         let work = async move {
             actix_rt::task::spawn_blocking(move || {
@@ -420,6 +415,10 @@ impl JobSupervisor {
             .await
             .unwrap_or(Err(Error::ActorGone { actor: "cleanup" }))?;
             let closed = Instant::now();
+            // Parts only: the parts stay in finished/ for another aggregator.
+            let Some(aggregator) = aggregator else {
+                return Ok((0, 0));
+            };
             let count =
                 aggregator
                     .send(StreamingClosed)
