@@ -29,7 +29,8 @@
 //! ([`Aggregator::watch`]) it also scans `finished/` every poll interval, for parts
 //! written by other processes, and closes itself when `streaming/` is gone.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::PathBuf;
@@ -80,10 +81,12 @@ pub struct AwaitCompletion;
 #[rtype(result = "()")]
 pub struct Cancel;
 
-/// A part waiting in `finished/`.
+/// A part waiting in `finished/`: its file name there and its size. Names, not
+/// paths, keep the waiting list small (tens of thousands of parts may wait when
+/// outputs are large).
 #[derive(Debug, Clone)]
 struct Waiting {
-    path: PathBuf,
+    name: Box<str>,
     bytes: u64,
 }
 
@@ -102,12 +105,10 @@ pub struct Aggregator {
     layout: JobLayout,
     max_bytes: u64,
     trigger_bytes: u64,
-    /// Parts waiting, per kind (index by `kind as usize`).
-    waiting: [Vec<Waiting>; 2],
+    /// Parts waiting, per kind (index by `kind as usize`): name → bytes. Keyed
+    /// by name so that a part announced twice (message and scan) counts once.
+    waiting: [HashMap<Box<str>, u64>; 2],
     waiting_bytes: [u64; 2],
-    /// Paths of waiting parts, so a part announced twice (message and scan) is
-    /// counted once.
-    waiting_paths: HashSet<PathBuf>,
     /// Groups packed at close, made one after the other.
     planned: VecDeque<(FileKind, Vec<Waiting>)>,
     next_number: [u32; 2],
@@ -134,9 +135,8 @@ impl Aggregator {
             layout: config.layout(),
             max_bytes: config.max_bytes(),
             trigger_bytes: config.trigger_bytes(),
-            waiting: [Vec::new(), Vec::new()],
+            waiting: [HashMap::new(), HashMap::new()],
             waiting_bytes: [0; 2],
-            waiting_paths: HashSet::new(),
             planned: VecDeque::new(),
             next_number: [1; 2],
             busy: false,
@@ -178,30 +178,31 @@ impl Aggregator {
     }
 
     fn adopt(&mut self, kind: FileKind, part: Waiting) {
-        if self.waiting_paths.insert(part.path.clone()) {
+        if let Entry::Vacant(slot) = self.waiting[kind as usize].entry(part.name) {
+            slot.insert(part.bytes);
             self.waiting_bytes[kind as usize] += part.bytes;
-            self.waiting[kind as usize].push(part);
         }
     }
 
-    /// Takes the parts at `picked` out of the waiting list of `kind`.
-    fn take(&mut self, kind: FileKind, mut picked: Vec<usize>) -> Vec<Waiting> {
-        let list = &mut self.waiting[kind as usize];
-        let mut group: Vec<Waiting> = picked.iter().map(|&i| list[i].clone()).collect();
-        picked.sort_unstable_by(|a, b| b.cmp(a));
-        for i in picked {
-            let part = list.swap_remove(i);
-            self.waiting_bytes[kind as usize] -= part.bytes;
-            self.waiting_paths.remove(&part.path);
-        }
-        group.shrink_to_fit();
-        group
-    }
-
-    fn sizes(&self, kind: FileKind) -> Vec<u64> {
+    /// The waiting parts of `kind`, in a fixed order, and their sizes.
+    fn snapshot(&self, kind: FileKind) -> (Vec<&str>, Vec<u64>) {
         self.waiting[kind as usize]
             .iter()
-            .map(|w| w.bytes)
+            .map(|(name, &bytes)| (&**name, bytes))
+            .unzip()
+    }
+
+    /// Takes the named parts out of the waiting list of `kind`.
+    fn take(&mut self, kind: FileKind, names: Vec<Box<str>>) -> Vec<Waiting> {
+        names
+            .into_iter()
+            .map(|name| {
+                let bytes = self.waiting[kind as usize]
+                    .remove(&name)
+                    .expect("a picked part is waiting");
+                self.waiting_bytes[kind as usize] -= bytes;
+                Waiting { name, bytes }
+            })
             .collect()
     }
 
@@ -212,26 +213,26 @@ impl Aggregator {
         }
         for kind in FileKind::ALL {
             if select::should_aggregate(self.waiting_bytes[kind as usize], self.trigger_bytes) {
-                let picked = select::select(&self.sizes(kind), self.max_bytes);
+                let (names, sizes) = self.snapshot(kind);
+                let picked: Vec<Box<str>> = select::select(&sizes, self.max_bytes)
+                    .into_iter()
+                    .map(|i| names[i].into())
+                    .collect();
                 return Some((kind, self.take(kind, picked)));
             }
         }
         if self.closed {
             for kind in FileKind::ALL {
-                if self.waiting[kind as usize].is_empty() {
-                    continue;
-                }
-                for picked in select::plan_all(&self.sizes(kind), self.max_bytes) {
-                    let group = picked
-                        .into_iter()
-                        .map(|i| self.waiting[kind as usize][i].clone())
-                        .collect();
+                let (names, sizes) = self.snapshot(kind);
+                let plan: Vec<Vec<Box<str>>> = select::plan_all(&sizes, self.max_bytes)
+                    .into_iter()
+                    .map(|group| group.into_iter().map(|i| names[i].into()).collect())
+                    .collect();
+                for group in plan {
+                    let group = self.take(kind, group);
                     self.planned.push_back((kind, group));
                 }
-                self.waiting[kind as usize].clear();
-                self.waiting_bytes[kind as usize] = 0;
             }
-            self.waiting_paths.clear();
             return self.planned.pop_front();
         }
         None
@@ -267,7 +268,10 @@ impl Aggregator {
             layout: self.layout.clone(),
             kind,
             number,
-            parts: group.into_iter().map(|w| w.path).collect(),
+            parts: group
+                .iter()
+                .map(|w| self.layout.finished().join(&*w.name))
+                .collect(),
         };
         log::debug!(
             "aggregating {} {kind} parts ({bytes} bytes) into {number:?}",
@@ -439,13 +443,15 @@ fn scan(layout: &JobLayout) -> Result<Scan> {
         Ok(entries) => {
             for entry in entries {
                 let entry = entry.at("list", layout.finished())?;
-                let name = entry.file_name().to_string_lossy().into_owned();
+                let file_name = entry.file_name();
+                let name = file_name.to_string_lossy().into_owned();
                 let meta = entry.metadata().at("stat", &entry.path())?;
-                match FileKind::of_part(&name) {
+                // A part's name is UTF-8; any other name is not one of ours.
+                match FileKind::of_part(&name).filter(|_| file_name.to_str().is_some()) {
                     Some(kind) if meta.is_file() => scan.parts.push((
                         kind,
                         Waiting {
-                            path: entry.path(),
+                            name: name.into(),
                             bytes: meta.len(),
                         },
                     )),
@@ -489,13 +495,21 @@ impl Handler<FileFinished> for Aggregator {
         if self.done.is_some() || self.is_cancelled() {
             return;
         }
-        self.adopt(
-            msg.kind,
-            Waiting {
-                path: msg.path,
-                bytes: msg.bytes,
-            },
-        );
+        let in_finished = msg.path.parent() == Some(self.layout.finished());
+        match msg.path.file_name().and_then(|n| n.to_str()) {
+            Some(name) if in_finished => self.adopt(
+                msg.kind,
+                Waiting {
+                    name: name.into(),
+                    bytes: msg.bytes,
+                },
+            ),
+            _ => log::error!(
+                "ignoring FileFinished for {}: not a part in {}",
+                msg.path.display(),
+                self.layout.finished().display()
+            ),
+        }
         self.step(ctx);
     }
 }
