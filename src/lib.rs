@@ -84,6 +84,7 @@ pub mod fetcher;
 pub mod journal;
 pub mod layout;
 pub mod lock;
+pub mod manifest;
 pub mod part;
 pub mod recovery;
 pub mod report;
@@ -96,6 +97,7 @@ pub use config::{JobConfig, JobConfigBuilder, MIB};
 pub use error::{Error, Result};
 pub use fetcher::{BatchFetcher, BatchStats};
 pub use layout::{FileKind, JobLayout};
+pub use manifest::BulkDataManifest;
 pub use report::{JobOutput, JobReport, JobStatus, Progress, ProgressCounters, Timings};
 pub use source::{
     synthetic, ClaimsSource, Resource, SourceError, SyntheticConfig, SyntheticSource,
