@@ -12,72 +12,29 @@
 //! status is 0 only when the job completed.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
-use claims_aggregator::{
-    synthetic, Cancel, GetProgress, JobConfig, JobReport, JobSupervisor, Progress, RunJob,
-    SyntheticConfig, SyntheticSource,
-};
+use claims_aggregator::{Cancel, GetProgress, JobReport, JobSupervisor, Progress, RunJob};
 use clap::Parser;
 
 /// How often the progress line is refreshed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
+#[path = "common/job_args.rs"]
+mod job_args;
+
+use job_args::JobArgs;
+
 #[derive(Debug, Parser)]
 #[command(about = "Run a bulk claims export job on the synthetic claims source")]
 struct Args {
-    /// Directory holding job directories.
-    #[arg(long, default_value = "./efsmount")]
-    root: PathBuf,
     /// Job id: the job directory's name.
     #[arg(long, default_value = "ABC-DEF")]
     job_id: String,
-    /// Contract number: the prefix of output names.
-    #[arg(long, default_value = "Z9000")]
-    contract: String,
-    /// Beneficiaries in the job.
-    #[arg(long, default_value_t = 85)]
-    beneficiaries: u64,
-    /// Beneficiaries per batch (per fetcher and part file).
-    #[arg(long, default_value_t = 10)]
-    batch_size: usize,
-    /// Output size cap in MiB.
-    #[arg(long, default_value_t = 200, conflicts_with = "max_bytes")]
-    max_mb: u64,
-    /// Output size cap in bytes (instead of --max-mb).
-    #[arg(long)]
-    max_bytes: Option<u64>,
-    /// Aggregate while running once more than multiplier × max bytes wait.
-    #[arg(long, default_value_t = 2)]
-    multiplier: u32,
-    /// Fetchers alive at once [default: 16].
-    #[arg(long)]
-    concurrency: Option<usize>,
-    /// Arbiters (threads) running fetchers [default: CPUs].
-    #[arg(long)]
-    arbiters: Option<usize>,
-    /// Seed of the synthetic claims.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Mean EOBs per beneficiary.
-    #[arg(long, default_value_t = 4.0)]
-    eobs_per_beneficiary: f64,
-    /// One small EOB per beneficiary (for very large jobs).
-    #[arg(long)]
-    small_eobs: bool,
-    /// Latency of each synthetic request, in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    latency_ms: u64,
-    /// Fraction of beneficiaries whose fetch fails.
-    #[arg(long, default_value_t = 0.0)]
-    failure_rate: f64,
-    /// The job fails once more than this fraction of beneficiaries failed.
-    #[arg(long, default_value_t = claims_aggregator::config::DEFAULT_MAX_FAILURE_RATE)]
-    max_failure_rate: f64,
+    #[command(flatten)]
+    job: JobArgs,
     /// Continue the job if its directory exists (after a crash, failure or
     /// cancel): fetch only the batches not yet done.
     #[arg(long)]
@@ -105,45 +62,17 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
-    if !args.root.exists() {
-        std::fs::create_dir_all(&args.root)
-            .map_err(|e| format!("create root {}: {e}", args.root.display()))?;
-    }
-    let mut builder = JobConfig::builder(&args.root, &args.job_id, &args.contract)
-        .batch_size(args.batch_size)
-        .multiplier(args.multiplier)
-        .max_failure_rate(args.max_failure_rate)
+    args.job.ensure_root()?;
+    let config = args
+        .job
+        .config(&args.job_id, &args.job.contract)
         .resume(args.resume)
-        .parts_only(args.parts_only);
-    builder = match args.max_bytes {
-        Some(bytes) => builder.max_bytes(bytes),
-        None => builder.max_mb(args.max_mb),
-    };
-    if let Some(concurrency) = args.concurrency {
-        builder = builder.concurrency(concurrency);
-    }
-    if let Some(arbiters) = args.arbiters {
-        builder = builder.arbiters(arbiters);
-    }
-    let config = builder.build()?;
-    if !(0.0..=1.0).contains(&args.failure_rate) {
-        return Err(format!(
-            "--failure-rate {} is not a fraction between 0 and 1",
-            args.failure_rate
-        )
-        .into());
-    }
-    let source = Arc::new(SyntheticSource::new(SyntheticConfig {
-        seed: args.seed,
-        eobs_per_beneficiary: args.eobs_per_beneficiary,
-        latency: Duration::from_millis(args.latency_ms),
-        failure_rate: args.failure_rate,
-        small_eobs: args.small_eobs,
-    }));
+        .parts_only(args.parts_only)
+        .build()?;
+    let source = args.job.synthetic()?;
     let job_dir = config.layout().job_dir().to_owned();
     let supervisor = JobSupervisor::new(config, source).start();
-    let beneficiaries = (0..args.beneficiaries).map(synthetic::beneficiary_id);
-    let job = supervisor.send(RunJob::new(beneficiaries));
+    let job = supervisor.send(RunJob::new(args.job.beneficiary_ids()));
 
     let watcher = supervisor.clone();
     actix_rt::spawn(async move {

@@ -1,0 +1,110 @@
+//! The job options shared by the example programs (`export`, `server`): where
+//! jobs live, how outputs are cut, and the synthetic claims source.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use claims_aggregator::{synthetic, JobConfig, JobConfigBuilder, SyntheticConfig, SyntheticSource};
+
+/// Job options, with AB2D's scenario as defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JobArgs {
+    /// Directory holding job directories (created if missing).
+    #[arg(long, default_value = "./efsmount")]
+    pub root: PathBuf,
+    /// Contract number: the prefix of output names.
+    #[arg(long, default_value = "Z9000")]
+    pub contract: String,
+    /// Beneficiaries in the job.
+    #[arg(long, default_value_t = 85)]
+    pub beneficiaries: u64,
+    /// Beneficiaries per batch (per fetcher and part file).
+    #[arg(long, default_value_t = 10)]
+    pub batch_size: usize,
+    /// Output size cap in MiB.
+    #[arg(long, default_value_t = 200, conflicts_with = "max_bytes")]
+    pub max_mb: u64,
+    /// Output size cap in bytes (instead of --max-mb).
+    #[arg(long)]
+    pub max_bytes: Option<u64>,
+    /// Aggregate while running once more than multiplier × max bytes wait.
+    #[arg(long, default_value_t = 2)]
+    pub multiplier: u32,
+    /// Fetchers alive at once [default: 16].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Arbiters (threads) running fetchers [default: CPUs].
+    #[arg(long)]
+    pub arbiters: Option<usize>,
+    /// Seed of the synthetic claims.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Mean EOBs per beneficiary.
+    #[arg(long, default_value_t = 4.0)]
+    pub eobs_per_beneficiary: f64,
+    /// One small EOB per beneficiary (for very large jobs).
+    #[arg(long)]
+    pub small_eobs: bool,
+    /// Latency of each synthetic request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fraction of beneficiaries whose fetch fails.
+    #[arg(long, default_value_t = 0.0)]
+    pub failure_rate: f64,
+    /// The job fails once more than this fraction of beneficiaries failed.
+    #[arg(long, default_value_t = claims_aggregator::config::DEFAULT_MAX_FAILURE_RATE)]
+    pub max_failure_rate: f64,
+}
+
+impl JobArgs {
+    /// Creates the root directory if it is missing.
+    pub fn ensure_root(&self) -> Result<(), String> {
+        if !self.root.exists() {
+            std::fs::create_dir_all(&self.root)
+                .map_err(|e| format!("create root {}: {e}", self.root.display()))?;
+        }
+        Ok(())
+    }
+
+    /// A config builder for job `job_id` of `contract` with these options.
+    pub fn config(&self, job_id: &str, contract: &str) -> JobConfigBuilder {
+        let mut builder = JobConfig::builder(&self.root, job_id, contract)
+            .batch_size(self.batch_size)
+            .multiplier(self.multiplier)
+            .max_failure_rate(self.max_failure_rate);
+        builder = match self.max_bytes {
+            Some(bytes) => builder.max_bytes(bytes),
+            None => builder.max_mb(self.max_mb),
+        };
+        if let Some(concurrency) = self.concurrency {
+            builder = builder.concurrency(concurrency);
+        }
+        if let Some(arbiters) = self.arbiters {
+            builder = builder.arbiters(arbiters);
+        }
+        builder
+    }
+
+    /// The synthetic claims source these options describe.
+    pub fn synthetic(&self) -> Result<Arc<SyntheticSource>, String> {
+        if !(0.0..=1.0).contains(&self.failure_rate) {
+            return Err(format!(
+                "--failure-rate {} is not a fraction between 0 and 1",
+                self.failure_rate
+            ));
+        }
+        Ok(Arc::new(SyntheticSource::new(SyntheticConfig {
+            seed: self.seed,
+            eobs_per_beneficiary: self.eobs_per_beneficiary,
+            latency: Duration::from_millis(self.latency_ms),
+            failure_rate: self.failure_rate,
+            small_eobs: self.small_eobs,
+        })))
+    }
+
+    /// The generated beneficiary ids of a job.
+    pub fn beneficiary_ids(&self) -> impl Iterator<Item = String> + Send + 'static {
+        (0..self.beneficiaries).map(synthetic::beneficiary_id)
+    }
+}
