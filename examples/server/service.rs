@@ -1,0 +1,515 @@
+//! The FHIR Bulk Data export service of `examples/server.rs`, as a reusable
+//! actix-web configuration (the integration tests mount the same routes).
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /Group/{contract}/$export`, `GET /Patient/$export` with `Prefer: respond-async` | `202` + `Content-Location` of the status URL; `400` + OperationOutcome for unsupported parameters |
+//! | `GET /jobs/{id}` | `202` + `X-Progress`, `Retry-After` while running; `200` + manifest; `500` + OperationOutcome when failed; `404` unknown or deleted |
+//! | `DELETE /jobs/{id}` | `202`: cancels a running job or deletes a finished one's files |
+//! | `GET /files/{id}/{file}` | the output (`application/fhir+ndjson`), `ETag` from its checksum; `404` for anything that is not one of the job's outputs |
+//!
+//! Every job is its own `JobSupervisor`. Each export is recorded in
+//! `<root>/.exports/<id>.json` (its request, and its report once it ended), so
+//! that after a restart finished exports are served again and unfinished ones are
+//! resumed — exactly once, through the engine's resume.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use actix::{Actor, Addr};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use claims_aggregator::manifest::BulkDataManifest;
+use claims_aggregator::{Cancel, GetProgress, JobReport, JobStatus, JobSupervisor, RunJob};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::job_args::JobArgs;
+
+/// Media type of NDJSON outputs.
+const NDJSON: &str = "application/fhir+ndjson";
+/// Media type of FHIR JSON bodies.
+const FHIR_JSON: &str = "application/fhir+json";
+/// Seconds a client should wait between status requests.
+const RETRY_AFTER_SECS: u32 = 1;
+/// Output formats accepted in `_outputFormat`.
+const OUTPUT_FORMATS: [&str; 3] = ["application/fhir+ndjson", "application/ndjson", "ndjson"];
+/// The only resource type exported.
+const EXPORTED_TYPE: &str = "ExplanationOfBenefit";
+/// Directory of export records inside the root (a job id never starts with a dot).
+const RECORDS_DIR: &str = ".exports";
+
+/// An export as recorded on disk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    id: String,
+    contract: String,
+    /// The kick-off URL.
+    request: String,
+    /// `_since`, when given.
+    since: Option<String>,
+    /// Kick-off time, milliseconds since the Unix epoch.
+    started_ms: u64,
+    /// The report, once the job ended.
+    report: Option<JobReport>,
+}
+
+enum State {
+    Running(Addr<JobSupervisor>),
+    Done(JobReport),
+}
+
+struct Export {
+    record: Record,
+    state: State,
+}
+
+/// Every export of this server.
+pub struct Exports {
+    defaults: JobArgs,
+    jobs: Mutex<HashMap<String, Export>>,
+}
+
+impl Exports {
+    /// The service over `defaults.root`; reloads recorded exports and resumes
+    /// those that had not ended. Call inside a running actix `System`.
+    pub fn start(defaults: JobArgs) -> Result<Arc<Exports>, String> {
+        defaults.ensure_root()?;
+        let records_dir = defaults.root.join(RECORDS_DIR);
+        std::fs::create_dir_all(&records_dir)
+            .map_err(|e| format!("create {}: {e}", records_dir.display()))?;
+        let exports = Arc::new(Exports {
+            defaults,
+            jobs: Mutex::new(HashMap::new()),
+        });
+        let entries = std::fs::read_dir(&records_dir)
+            .map_err(|e| format!("list {}: {e}", records_dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let record: Record = match std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+            {
+                Ok(record) => record,
+                Err(e) => {
+                    log::warn!("ignoring export record {}: {e}", path.display());
+                    continue;
+                }
+            };
+            match record.report.clone() {
+                Some(report) => {
+                    exports.jobs.lock().unwrap().insert(
+                        record.id.clone(),
+                        Export {
+                            record,
+                            state: State::Done(report),
+                        },
+                    );
+                }
+                None => {
+                    log::info!("resuming export {}", record.id);
+                    if let Err(e) = exports.launch(record, true) {
+                        log::error!("could not resume an export: {e}");
+                    }
+                }
+            }
+        }
+        Ok(exports)
+    }
+
+    fn record_path(&self, id: &str) -> PathBuf {
+        self.defaults
+            .root
+            .join(RECORDS_DIR)
+            .join(format!("{id}.json"))
+    }
+
+    /// Writes a record atomically (temp file, rename).
+    fn persist(&self, record: &Record) -> std::io::Result<()> {
+        let path = self.record_path(&record.id);
+        let temp = path.with_extension("json.tmp");
+        std::fs::write(
+            &temp,
+            serde_json::to_vec(record).expect("records serialise"),
+        )?;
+        std::fs::rename(&temp, &path)
+    }
+
+    /// Starts (or resumes) the job of `record` and tracks it.
+    fn launch(self: &Arc<Self>, record: Record, resume: bool) -> Result<(), String> {
+        let config = self
+            .defaults
+            .config(&record.id, &record.contract)
+            .resume(resume)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let source = self.defaults.synthetic()?;
+        self.persist(&record)
+            .map_err(|e| format!("record export {}: {e}", record.id))?;
+        let supervisor = JobSupervisor::new(config, source).start();
+        let job = supervisor.send(RunJob::new(self.defaults.beneficiary_ids()));
+        let id = record.id.clone();
+        self.jobs.lock().unwrap().insert(
+            id.clone(),
+            Export {
+                record,
+                state: State::Running(supervisor),
+            },
+        );
+        let exports = self.clone();
+        actix_rt::spawn(async move {
+            let report = match job.await {
+                Ok(Ok(report)) => report,
+                Ok(Err(e)) => failed_report(&id, &e.to_string()),
+                Err(e) => failed_report(&id, &e.to_string()),
+            };
+            exports.ended(&id, report).await;
+        });
+        Ok(())
+    }
+
+    /// Records how a job ended; removes the files of a job deleted meanwhile.
+    async fn ended(&self, id: &str, report: JobReport) {
+        let record = {
+            let mut jobs = self.jobs.lock().unwrap();
+            match jobs.get_mut(id) {
+                Some(export) => {
+                    export.record.report = Some(report.clone());
+                    export.state = State::Done(report);
+                    Some(export.record.clone())
+                }
+                None => None,
+            }
+        };
+        match record {
+            Some(record) => {
+                if let Err(e) = self.persist(&record) {
+                    log::error!("record export {id}: {e}");
+                }
+            }
+            None => self.remove_files(id).await,
+        }
+    }
+
+    async fn remove_files(&self, id: &str) {
+        let job_dir = self.defaults.root.join(id);
+        let record = self.record_path(id);
+        let removed = actix_rt::task::spawn_blocking(move || {
+            let _ = std::fs::remove_file(record);
+            match std::fs::remove_dir_all(&job_dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        if let Ok(Err(e)) = removed {
+            log::error!("remove export {id}: {e}");
+        }
+    }
+}
+
+fn failed_report(id: &str, reason: &str) -> JobReport {
+    JobReport {
+        job_id: id.to_owned(),
+        contract: String::new(),
+        status: JobStatus::Failed(reason.to_owned()),
+        aggregations: 0,
+        outputs: Vec::new(),
+        stray_files: Vec::new(),
+        progress: Default::default(),
+        timings_ms: Default::default(),
+    }
+}
+
+/// Mounts the service's routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/Group/{contract}/$export", web::get().to(kickoff_group))
+        .route("/Patient/$export", web::get().to(kickoff_patient))
+        .route("/jobs/{id}", web::get().to(status))
+        .route("/jobs/{id}", web::delete().to(delete))
+        .route("/files/{id}/{file}", web::get().to(download));
+}
+
+/// An OperationOutcome response.
+fn outcome(status: StatusCode, code: &str, text: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(FHIR_JSON)
+        .json(serde_json::json!({
+            "resourceType": "OperationOutcome",
+            "issue": [{ "severity": "error", "code": code, "details": { "text": text } }],
+        }))
+}
+
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+async fn kickoff_group(
+    req: HttpRequest,
+    path: web::Path<String>,
+    exports: web::Data<Exports>,
+) -> HttpResponse {
+    kickoff(req, path.into_inner(), exports).await
+}
+
+async fn kickoff_patient(req: HttpRequest, exports: web::Data<Exports>) -> HttpResponse {
+    let contract = exports.defaults.contract.clone();
+    kickoff(req, contract, exports).await
+}
+
+async fn kickoff(req: HttpRequest, contract: String, exports: web::Data<Exports>) -> HttpResponse {
+    let prefer = req
+        .headers()
+        .get("Prefer")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !prefer.split(',').any(|p| p.trim() == "respond-async") {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "the kick-off request needs the header Prefer: respond-async",
+        );
+    }
+    let mut since = None;
+    for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        match name.as_ref() {
+            "_type" => {
+                if let Some(other) = value
+                    .split(',')
+                    .map(str::trim)
+                    .find(|t| *t != EXPORTED_TYPE)
+                {
+                    return outcome(
+                        StatusCode::BAD_REQUEST,
+                        "not-supported",
+                        &format!(
+                            "_type {other} is not supported; only {EXPORTED_TYPE} is exported"
+                        ),
+                    );
+                }
+            }
+            "_outputFormat" => {
+                if !OUTPUT_FORMATS.contains(&value.as_ref()) {
+                    return outcome(
+                        StatusCode::BAD_REQUEST,
+                        "not-supported",
+                        &format!(
+                            "_outputFormat {value} is not supported; use one of {}",
+                            OUTPUT_FORMATS.join(", ")
+                        ),
+                    );
+                }
+            }
+            "_since" => match OffsetDateTime::parse(&value, &Rfc3339) {
+                Ok(at) if at <= OffsetDateTime::now_utc() => since = Some(value.into_owned()),
+                Ok(_) => {
+                    return outcome(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        &format!("_since {value} is in the future"),
+                    )
+                }
+                Err(e) => {
+                    return outcome(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        &format!("_since {value} is not a FHIR instant: {e}"),
+                    )
+                }
+            },
+            other => {
+                return outcome(
+                    StatusCode::BAD_REQUEST,
+                    "not-supported",
+                    &format!("parameter {other} is not supported"),
+                )
+            }
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let base = base_url(&req);
+    let request = format!("{base}{}", req.uri());
+    let record = Record {
+        id: id.clone(),
+        contract,
+        request,
+        since,
+        started_ms: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64,
+        report: None,
+    };
+    match exports.into_inner().launch(record, false) {
+        Ok(()) => HttpResponse::Accepted()
+            .insert_header((header::CONTENT_LOCATION, format!("{base}/jobs/{id}")))
+            .finish(),
+        Err(e) => outcome(StatusCode::BAD_REQUEST, "invalid", &e),
+    }
+}
+
+async fn status(
+    req: HttpRequest,
+    path: web::Path<String>,
+    exports: web::Data<Exports>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let (record, supervisor) = {
+        let jobs = exports.jobs.lock().unwrap();
+        let Some(export) = jobs.get(&id) else {
+            return outcome(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                &format!("no export {id}"),
+            );
+        };
+        match &export.state {
+            State::Running(supervisor) => (export.record.clone(), Some(supervisor.clone())),
+            State::Done(_) => (export.record.clone(), None),
+        }
+    };
+    if let Some(supervisor) = supervisor {
+        let progress = supervisor.send(GetProgress).await.unwrap_or_default();
+        let done = progress.patient_requests_processed + progress.patients_resumed;
+        let percent = (done * 100)
+            .checked_div(progress.patients_expected)
+            .unwrap_or(0);
+        return HttpResponse::Accepted()
+            .insert_header((
+                "X-Progress",
+                format!(
+                    "{percent}% — {done} of {} beneficiaries",
+                    progress.patients_expected
+                ),
+            ))
+            .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()))
+            .finish();
+    }
+    let report = record
+        .report
+        .clone()
+        .expect("a finished export has its report");
+    match &report.status {
+        JobStatus::Completed => {
+            let base = base_url(&req);
+            let started = SystemTime::UNIX_EPOCH + Duration::from_millis(record.started_ms);
+            let manifest =
+                BulkDataManifest::from_report(&report, started, &record.request, false, |o| {
+                    format!("{base}/files/{id}/{}", o.file)
+                });
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .json(manifest)
+        }
+        JobStatus::Failed(reason) => outcome(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "exception",
+            &format!("export {id} failed: {reason}"),
+        ),
+        JobStatus::Cancelled => outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("export {id} was cancelled"),
+        ),
+    }
+}
+
+async fn delete(path: web::Path<String>, exports: web::Data<Exports>) -> HttpResponse {
+    let id = path.into_inner();
+    let removed = exports.jobs.lock().unwrap().remove(&id);
+    match removed {
+        None => outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("no export {id}"),
+        ),
+        Some(Export {
+            state: State::Running(supervisor),
+            ..
+        }) => {
+            // The job's end (see `ended`) removes its files.
+            supervisor.do_send(Cancel);
+            HttpResponse::Accepted().finish()
+        }
+        Some(Export { .. }) => {
+            exports.remove_files(&id).await;
+            HttpResponse::Accepted().finish()
+        }
+    }
+}
+
+async fn download(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    exports: web::Data<Exports>,
+) -> HttpResponse {
+    let (id, file) = path.into_inner();
+    let output = {
+        let jobs = exports.jobs.lock().unwrap();
+        jobs.get(&id).and_then(|export| match &export.state {
+            State::Done(report) => report.outputs.iter().find(|o| o.file == file).cloned(),
+            State::Running(_) => None,
+        })
+    };
+    // Only names listed in the job's report are served: no path ever comes
+    // from the request.
+    let Some(output) = output else {
+        return outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("no file {file} in export {id}"),
+        );
+    };
+    let etag = format!("\"{}\"", output.sha256);
+    if req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish();
+    }
+    let path = exports.defaults.root.join(&id).join(&output.file);
+    let opened = web::block({
+        let path = path.clone();
+        move || actix_files::NamedFile::open(path)
+    })
+    .await;
+    let named = match opened {
+        Ok(Ok(named)) => named,
+        Ok(Err(e)) => {
+            log::error!("open {}: {e}", path.display());
+            return outcome(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                &format!("file {file} is gone"),
+            );
+        }
+        Err(e) => {
+            log::error!("open {}: {e}", path.display());
+            return outcome(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                &format!("file {file} is gone"),
+            );
+        }
+    };
+    let mut response = named
+        .use_etag(false)
+        .use_last_modified(false)
+        .disable_content_disposition()
+        .set_content_type(NDJSON.parse().expect("a valid media type"))
+        .into_response(&req);
+    response.headers_mut().insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex is a valid header value"),
+    );
+    response
+}
