@@ -58,9 +58,10 @@ struct Record {
     report: Option<JobReport>,
 }
 
+/// Whether a job runs; a finished one's report is in its record.
 enum State {
     Running(Addr<JobSupervisor>),
-    Done(JobReport),
+    Done,
 }
 
 struct Export {
@@ -100,13 +101,13 @@ impl Exports {
                     continue;
                 }
             };
-            match record.report.clone() {
-                Some(report) => {
+            match record.report {
+                Some(_) => {
                     exports.jobs.lock().unwrap().insert(
                         record.id.clone(),
                         Export {
                             record,
-                            state: State::Done(report),
+                            state: State::Done,
                         },
                     );
                 }
@@ -178,8 +179,8 @@ impl Exports {
             let mut jobs = self.jobs.lock().unwrap();
             match jobs.get_mut(id) {
                 Some(export) => {
-                    export.record.report = Some(report.clone());
-                    export.state = State::Done(report);
+                    export.record.report = Some(report);
+                    export.state = State::Done;
                     Some(export.record.clone())
                 }
                 None => None,
@@ -370,7 +371,7 @@ async fn status(
         };
         match &export.state {
             State::Running(supervisor) => (export.record.clone(), Some(supervisor.clone())),
-            State::Done(_) => (export.record.clone(), None),
+            State::Done => (export.record.clone(), None),
         }
     };
     if let Some(supervisor) = supervisor {
@@ -451,10 +452,11 @@ async fn download(
     let (id, file) = path.into_inner();
     let output = {
         let jobs = exports.jobs.lock().unwrap();
-        jobs.get(&id).and_then(|export| match &export.state {
-            State::Done(report) => report.outputs.iter().find(|o| o.file == file).cloned(),
-            State::Running(_) => None,
-        })
+        jobs.get(&id)
+            .filter(|export| matches!(export.state, State::Done))
+            .and_then(|export| export.record.report.as_ref())
+            .filter(|report| report.status.is_completed())
+            .and_then(|report| report.outputs.iter().find(|o| o.file == file).cloned())
     };
     // Only names listed in the job's report are served: no path ever comes
     // from the request.
