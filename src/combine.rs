@@ -24,6 +24,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -128,18 +131,26 @@ impl AggregationStep {
             .truncate(true)
             .open(temp)
             .at("create output", temp)?;
-        combine_parts(claimed, &mut out, temp, cancel)?;
-        fault_point!("combine::copied", temp);
-        out.sync_all().at("fsync output", temp)?;
-        drop(out);
-        let file = self.layout.output_name(self.kind, number);
-        let (bytes, records, sha256) = describe(temp)?;
+        let (summary, compressed_bytes) = if self.layout.gzip() {
+            let (summary, out) = combine_gzipped(claimed, out, temp, cancel)?;
+            fault_point!("combine::copied", temp);
+            out.sync_all().at("fsync output", temp)?;
+            let compressed = out.metadata().at("stat output", temp)?.len();
+            (summary, Some(compressed))
+        } else {
+            combine_parts(claimed, &mut out, temp, cancel)?;
+            fault_point!("combine::copied", temp);
+            out.sync_all().at("fsync output", temp)?;
+            drop(out);
+            (describe(temp)?, None)
+        };
         let output = JobOutput {
-            file,
+            file: self.layout.output_name(self.kind, number),
             kind: self.kind,
-            bytes,
-            records,
-            sha256,
+            bytes: summary.bytes,
+            records: summary.records,
+            sha256: summary.sha256,
+            compressed_bytes,
         };
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
@@ -202,24 +213,110 @@ pub fn combine_parts(
     Ok(written)
 }
 
-/// Size, line count and SHA-256 (hex) of a file.
-pub fn describe(path: &Path) -> Result<(u64, u64, String)> {
-    let mut file = File::open(path).at("open output", path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; DESCRIBE_BUFFER];
-    let (mut bytes, mut records) = (0u64, 0u64);
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("read output", path, e)),
-        };
-        hasher.update(&buf[..n]);
-        bytes += n as u64;
-        records += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+/// What an output holds: NDJSON bytes, lines and their SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// NDJSON bytes (uncompressed).
+    pub bytes: u64,
+    /// Lines.
+    pub records: u64,
+    /// SHA-256 of the NDJSON bytes, lower-case hex.
+    pub sha256: String,
+}
+
+/// Builds a [`Summary`] from the bytes it is fed.
+#[derive(Default)]
+struct Summarizer {
+    hasher: Sha256,
+    bytes: u64,
+    records: u64,
+}
+
+impl Summarizer {
+    fn update(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.bytes += chunk.len() as u64;
+        self.records += memchr::memchr_iter(b'\n', chunk).count() as u64;
     }
-    Ok((bytes, records, hex::encode(hasher.finalize())))
+
+    fn finish(self) -> Summary {
+        Summary {
+            bytes: self.bytes,
+            records: self.records,
+            sha256: hex::encode(self.hasher.finalize()),
+        }
+    }
+}
+
+/// Reads `reader` to its end, summarizing what it yields.
+fn summarize(mut reader: impl Read, path: &Path) -> Result<Summary> {
+    let mut summary = Summarizer::default();
+    let mut buf = vec![0u8; DESCRIBE_BUFFER];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(summary.finish()),
+            Ok(n) => summary.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read output", path, e)),
+        }
+    }
+}
+
+/// Size, line count and SHA-256 of an NDJSON file.
+pub fn describe(path: &Path) -> Result<Summary> {
+    summarize(File::open(path).at("open output", path)?, path)
+}
+
+/// The same of a gzipped NDJSON file's content.
+pub fn describe_gzipped(path: &Path) -> Result<Summary> {
+    let file = File::open(path).at("open output", path)?;
+    summarize(MultiGzDecoder::new(file), path)
+}
+
+/// Appends every part to a gzip stream in `out`, repairing missing newlines as
+/// [`combine_parts`] does, and summarizes the uncompressed bytes on the way.
+/// Returns the summary and the finished file (not yet fsynced).
+pub fn combine_gzipped(
+    parts: &[PathBuf],
+    out: File,
+    out_path: &Path,
+    cancel: &AtomicBool,
+) -> Result<(Summary, File)> {
+    let mut encoder = GzEncoder::new(
+        io::BufWriter::with_capacity(DESCRIBE_BUFFER, out),
+        Compression::default(),
+    );
+    let mut summary = Summarizer::default();
+    let mut buf = vec![0u8; DESCRIBE_BUFFER];
+    for part in parts {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        let mut file = File::open(part).at("open part", part)?;
+        let mut last = b'\n';
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("read part", part, e)),
+            };
+            summary.update(&buf[..n]);
+            encoder.write_all(&buf[..n]).at("combine into", out_path)?;
+            last = buf[n - 1];
+        }
+        if last != b'\n' {
+            summary.update(b"\n");
+            encoder.write_all(b"\n").at("combine into", out_path)?;
+        }
+    }
+    let out = encoder
+        .finish()
+        .at("combine into", out_path)?
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .at("combine into", out_path)?;
+    Ok((summary.finish(), out))
 }
 
 /// Makes a directory's entries (renames, creations) durable.
@@ -331,5 +428,46 @@ mod tests {
             err.contains("claim part") && err.contains("tmp_000009.ndjson"),
             "{err}"
         );
+    }
+}
+
+#[cfg(test)]
+mod gzip_tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn gzipped_outputs_describe_the_uncompressed_ndjson() {
+        let root = tempfile::tempdir().unwrap();
+        let layout =
+            JobLayout::new(root.path().join("J"), "streaming", "finished", "Z9000").with_gzip(true);
+        fs::create_dir_all(layout.finished()).unwrap();
+        let mut parts = Vec::new();
+        for (i, body) in [&b"{\"a\":1}\n"[..], b"", b"{\"b\":2}"].iter().enumerate() {
+            let p = layout.finished().join(format!("tmp_{i:06}.ndjson"));
+            fs::write(&p, body).unwrap();
+            parts.push(p);
+        }
+        let step = AggregationStep {
+            layout: layout.clone(),
+            kind: FileKind::Data,
+            number: Some(1),
+            parts,
+        };
+        let output = step.run(&AtomicBool::new(false)).unwrap().unwrap();
+        assert_eq!(output.file, "Z9000_0001.ndjson.gz");
+        let path = layout.output(FileKind::Data, 1);
+        let mut plain = Vec::new();
+        MultiGzDecoder::new(File::open(&path).unwrap())
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, b"{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!((output.bytes, output.records), (16, 2));
+        assert_eq!(output.sha256, hex::encode(Sha256::digest(&plain)));
+        assert_eq!(
+            output.compressed_bytes,
+            Some(fs::metadata(&path).unwrap().len())
+        );
+        assert_eq!(describe_gzipped(&path).unwrap().sha256, output.sha256);
     }
 }

@@ -58,6 +58,7 @@ pub struct JobConfig {
     request_timeout: Duration,
     resume: bool,
     parts_only: bool,
+    gzip: bool,
 }
 
 impl JobConfig {
@@ -84,6 +85,7 @@ impl JobConfig {
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 resume: false,
                 parts_only: false,
+                gzip: false,
             },
             max_mb: None,
         }
@@ -150,6 +152,11 @@ impl JobConfig {
             &self.finished_dir,
             &self.contract,
         )
+        .with_gzip(self.gzip)
+    }
+    /// Whether outputs are gzipped.
+    pub fn gzip(&self) -> bool {
+        self.gzip
     }
 }
 
@@ -238,6 +245,14 @@ impl JobConfigBuilder {
     /// measuring what aggregation costs. Default `false`.
     pub fn parts_only(mut self, parts_only: bool) -> Self {
         self.config.parts_only = parts_only;
+        self
+    }
+
+    /// Gzip outputs (`Z9000_0001.ndjson.gz`, as AB2D's worker can). The size cap,
+    /// the checksum, the length and the record count are of the uncompressed
+    /// NDJSON; the report adds the compressed size. Default `false`.
+    pub fn gzip(mut self, gzip: bool) -> Self {
+        self.config.gzip = gzip;
         self
     }
 

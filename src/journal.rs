@@ -118,6 +118,7 @@ mod tests {
                 bytes: 10,
                 records: 2,
                 sha256: "ab".into(),
+                compressed_bytes: None,
             }),
             parts: vec!["tmp_000001.ndjson".into()],
         }

@@ -32,6 +32,8 @@ pub const CLAIM_PREFIX: &str = ".claim-";
 pub const JOURNAL_NAME: &str = ".journal";
 /// Suffix of an output being combined (the name also starts with a dot).
 pub const TEMP_SUFFIX: &str = ".tmp";
+/// Suffix added to gzipped outputs (`Z9000_0001.ndjson.gz`).
+pub const GZIP_SUFFIX: &str = ".gz";
 
 /// What a file holds: claims, or `OperationOutcome`s of failed requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -97,6 +99,7 @@ pub struct JobLayout {
     streaming: PathBuf,
     finished: PathBuf,
     contract: String,
+    gzip: bool,
 }
 
 impl JobLayout {
@@ -108,7 +111,19 @@ impl JobLayout {
             finished: job_dir.join(finished_dir),
             job_dir,
             contract: contract.to_owned(),
+            gzip: false,
         }
+    }
+
+    /// The same layout with gzipped outputs (`.ndjson.gz`) when `gzip`.
+    pub fn with_gzip(mut self, gzip: bool) -> Self {
+        self.gzip = gzip;
+        self
+    }
+
+    /// Whether outputs are gzipped.
+    pub fn gzip(&self) -> bool {
+        self.gzip
     }
 
     /// The job directory: final outputs only.
@@ -154,12 +169,15 @@ impl JobLayout {
         self.finished.join(Self::part_name(batch, kind))
     }
 
-    /// `Z9000_0001.ndjson` or `Z9000_0001_error.ndjson` (four digits at least).
+    /// `Z9000_0001.ndjson` or `Z9000_0001_error.ndjson` (four digits at least),
+    /// with `.gz` added when outputs are gzipped.
     pub fn output_name(&self, kind: FileKind, number: u32) -> String {
-        format!("{}_{number:04}{}", self.contract, kind.suffix())
+        let gz = if self.gzip { GZIP_SUFFIX } else { "" };
+        format!("{}_{number:04}{}{gz}", self.contract, kind.suffix())
     }
-    /// The kind and number of an output name of this contract.
+    /// The kind and number of an output name of this contract, gzipped or not.
     pub fn parse_output_name(&self, name: &str) -> Option<(FileKind, u32)> {
+        let name = name.strip_suffix(GZIP_SUFFIX).unwrap_or(name);
         let kind = FileKind::of_name(name)?;
         let digits = name
             .strip_prefix(self.contract.as_str())?
@@ -266,6 +284,16 @@ mod tests {
         assert_eq!(l.parse_output_name("Z9000_12.ndjson"), None);
         assert_eq!(l.parse_output_name("Z9001_0001.ndjson"), None);
         assert_eq!(l.parse_output_name("Z9000_0000.ndjson"), None);
+        assert_eq!(
+            l.parse_output_name("Z9000_0007_error.ndjson.gz"),
+            Some((FileKind::Error, 7))
+        );
+        let gz = l.clone().with_gzip(true);
+        assert_eq!(gz.output_name(FileKind::Data, 2), "Z9000_0002.ndjson.gz");
+        assert_eq!(
+            gz.output_name(FileKind::Error, 2),
+            "Z9000_0002_error.ndjson.gz"
+        );
         assert_eq!(
             l.temp_output(FileKind::Data, 3),
             PathBuf::from("/r/ABC-DEF/.Z9000_0003.ndjson.tmp")

@@ -125,6 +125,7 @@ mod tests {
             bytes: 10,
             records,
             sha256: "ab".repeat(32),
+            compressed_bytes: None,
         };
         let report = JobReport {
             job_id: "J".into(),

@@ -26,10 +26,10 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
 
-use crate::combine::{describe, fsync_dir};
+use crate::combine::{describe, describe_gzipped, fsync_dir};
 use crate::error::{Error, IoContext, Result};
 use crate::journal;
-use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX, TEMP_SUFFIX};
+use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX, GZIP_SUFFIX, TEMP_SUFFIX};
 use crate::lock::{JobLock, JobMeta, LOCK_NAME};
 use crate::report::JobOutput;
 
@@ -230,13 +230,20 @@ pub fn existing_outputs(layout: &JobLayout) -> Result<Vec<JobOutput>> {
     found
         .into_iter()
         .map(|(kind, _, file)| {
-            let (bytes, records, sha256) = describe(&dir.join(&file))?;
+            let path = dir.join(&file);
+            let (summary, compressed_bytes) = if file.ends_with(GZIP_SUFFIX) {
+                let compressed = fs::metadata(&path).at("stat", &path)?.len();
+                (describe_gzipped(&path)?, Some(compressed))
+            } else {
+                (describe(&path)?, None)
+            };
             Ok(JobOutput {
                 file,
                 kind,
-                bytes,
-                records,
-                sha256,
+                bytes: summary.bytes,
+                records: summary.records,
+                sha256: summary.sha256,
+                compressed_bytes,
             })
         })
         .collect()
@@ -262,7 +269,10 @@ fn release_claims(layout: &JobLayout) -> Result<()> {
             );
             continue;
         };
-        if layout.output(kind, number).exists() {
+        let published = [false, true]
+            .into_iter()
+            .any(|gzip| layout.clone().with_gzip(gzip).output(kind, number).exists());
+        if published {
             log::info!("recovery: output {number} of {kind} was published; releasing its claim");
         } else {
             log::info!(

@@ -137,8 +137,12 @@ pub struct JobOutput {
     pub bytes: u64,
     /// Number of records (lines).
     pub records: u64,
-    /// SHA-256 of the file, lower-case hex.
+    /// SHA-256 of the NDJSON content, lower-case hex.
     pub sha256: String,
+    /// Size on disk when the output is gzipped (`bytes`, `records` and
+    /// `sha256` describe the uncompressed NDJSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_bytes: Option<u64>,
 }
 
 /// Wall-clock phases of a job, in milliseconds.

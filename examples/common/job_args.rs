@@ -55,6 +55,9 @@ pub struct JobArgs {
     /// The job fails once more than this fraction of beneficiaries failed.
     #[arg(long, default_value_t = claims_aggregator::config::DEFAULT_MAX_FAILURE_RATE)]
     pub max_failure_rate: f64,
+    /// Gzip outputs (`.ndjson.gz`).
+    #[arg(long)]
+    pub gzip: bool,
 }
 
 impl JobArgs {
@@ -72,7 +75,8 @@ impl JobArgs {
         let mut builder = JobConfig::builder(&self.root, job_id, contract)
             .batch_size(self.batch_size)
             .multiplier(self.multiplier)
-            .max_failure_rate(self.max_failure_rate);
+            .max_failure_rate(self.max_failure_rate)
+            .gzip(self.gzip);
         builder = match self.max_bytes {
             Some(bytes) => builder.max_bytes(bytes),
             None => builder.max_mb(self.max_mb),
