@@ -24,6 +24,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use claims_aggregator::manifest::BulkDataManifest;
 use claims_aggregator::{Cancel, GetProgress, JobReport, JobStatus, JobSupervisor, RunJob};
+use futures::channel::oneshot;
+use futures::future::{FutureExt, Shared};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -40,6 +42,8 @@ const RETRY_AFTER_SECS: u32 = 1;
 const OUTPUT_FORMATS: [&str; 3] = ["application/fhir+ndjson", "application/ndjson", "ndjson"];
 /// The only resource type exported.
 const EXPORTED_TYPE: &str = "ExplanationOfBenefit";
+/// Longest a DELETE waits for a running job to stop and its files to go.
+const DELETE_WAIT: Duration = Duration::from_secs(30);
 /// Directory of export records inside the root (a job id never starts with a dot).
 const RECORDS_DIR: &str = ".exports";
 
@@ -67,6 +71,8 @@ enum State {
 struct Export {
     record: Record,
     state: State,
+    /// Resolves once the job has ended and its end was handled.
+    ended: Shared<oneshot::Receiver<()>>,
 }
 
 /// Every export of this server.
@@ -103,11 +109,14 @@ impl Exports {
             };
             match record.report {
                 Some(_) => {
+                    let (done, ended) = oneshot::channel();
+                    let _ = done.send(());
                     exports.jobs.lock().unwrap().insert(
                         record.id.clone(),
                         Export {
                             record,
                             state: State::Done,
+                            ended: ended.shared(),
                         },
                     );
                 }
@@ -154,11 +163,13 @@ impl Exports {
         let supervisor = JobSupervisor::new(config, source).start();
         let job = supervisor.send(RunJob::new(self.defaults.beneficiary_ids()));
         let id = record.id.clone();
+        let (done, ended) = oneshot::channel();
         self.jobs.lock().unwrap().insert(
             id.clone(),
             Export {
                 record,
                 state: State::Running(supervisor),
+                ended: ended.shared(),
             },
         );
         let exports = self.clone();
@@ -169,6 +180,7 @@ impl Exports {
                 Err(e) => failed_report(&id, &e.to_string()),
             };
             exports.ended(&id, report).await;
+            let _ = done.send(());
         });
         Ok(())
     }
@@ -384,7 +396,7 @@ async fn status(
             .insert_header((
                 "X-Progress",
                 format!(
-                    "{percent}% — {done} of {} beneficiaries",
+                    "{percent}% - {done} of {} beneficiaries",
                     progress.patients_expected
                 ),
             ))
@@ -431,10 +443,14 @@ async fn delete(path: web::Path<String>, exports: web::Data<Exports>) -> HttpRes
         ),
         Some(Export {
             state: State::Running(supervisor),
+            ended,
             ..
         }) => {
-            // The job's end (see `ended`) removes its files.
+            // The job's end (see `ended`) removes its files; answer once it has.
             supervisor.do_send(Cancel);
+            if actix_rt::time::timeout(DELETE_WAIT, ended).await.is_err() {
+                log::warn!("export {id}: still stopping after {DELETE_WAIT:?}");
+            }
             HttpResponse::Accepted().finish()
         }
         Some(Export { .. }) => {
@@ -467,7 +483,18 @@ async fn download(
             &format!("no file {file} in export {id}"),
         );
     };
-    let etag = format!("\"{}\"", output.sha256);
+    let gzipped = output.compressed_bytes.is_some();
+    let accepts_gzip = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    // One ETag per representation: the checksum, marked when sent gzipped.
+    let etag = if gzipped && accepts_gzip {
+        format!("\"{}.gz\"", output.sha256)
+    } else {
+        format!("\"{}\"", output.sha256)
+    };
     if req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -479,6 +506,13 @@ async fn download(
             .finish();
     }
     let path = exports.defaults.root.join(&id).join(&output.file);
+    if gzipped && !accepts_gzip {
+        return HttpResponse::Ok()
+            .content_type(NDJSON)
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::VARY, "Accept-Encoding"))
+            .streaming(gunzip(path));
+    }
     let opened = web::block({
         let path = path.clone();
         move || actix_files::NamedFile::open(path)
@@ -503,15 +537,58 @@ async fn download(
             );
         }
     };
-    let mut response = named
+    let mut named = named
         .use_etag(false)
         .use_last_modified(false)
         .disable_content_disposition()
-        .set_content_type(NDJSON.parse().expect("a valid media type"))
-        .into_response(&req);
-    response.headers_mut().insert(
+        .set_content_type(NDJSON.parse().expect("a valid media type"));
+    if gzipped {
+        named = named.set_content_encoding(header::ContentEncoding::Gzip);
+    }
+    let mut response = named.into_response(&req);
+    let headers = response.headers_mut();
+    headers.insert(
         header::ETAG,
         HeaderValue::from_str(&etag).expect("hex is a valid header value"),
     );
+    if gzipped {
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
     response
+}
+
+/// Streams the NDJSON inside a gzipped file, decompressed on a blocking thread.
+fn gunzip(
+    path: PathBuf,
+) -> impl futures::Stream<Item = Result<web::Bytes, std::io::Error>> + 'static {
+    let (mut tx, rx) = futures::channel::mpsc::channel(4);
+    actix_rt::task::spawn_blocking(move || {
+        use futures::SinkExt;
+        use std::io::Read;
+        let mut send = |item| futures::executor::block_on(tx.send(item)).is_ok();
+        let mut reader = match std::fs::File::open(&path) {
+            Ok(file) => flate2::read::MultiGzDecoder::new(file),
+            Err(e) => {
+                send(Err(e));
+                return;
+            }
+        };
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if !send(Ok(web::Bytes::copy_from_slice(&buf[..n]))) {
+                        return; // the client went away
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    rx
 }

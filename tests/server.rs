@@ -1,0 +1,520 @@
+//! The Bulk Data export service of `examples/server.rs`, over real HTTP on
+//! `127.0.0.1:0`: kick-off → status → manifest → download → DELETE, cancel,
+//! every 400 and 404, gzip, and a restart that resumes an unfinished export.
+
+#[path = "../examples/common/job_args.rs"]
+mod job_args;
+#[path = "../examples/server/service.rs"]
+mod service;
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+use clap::Parser;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+#[derive(Parser)]
+struct Flags {
+    #[command(flatten)]
+    job: job_args::JobArgs,
+}
+
+fn job_args(root: &std::path::Path, extra: &[&str]) -> job_args::JobArgs {
+    let mut argv = vec!["server", "--root", root.to_str().unwrap()];
+    argv.extend_from_slice(extra);
+    Flags::parse_from(argv).job
+}
+
+/// Starts the service on a free port; returns its base URL.
+fn serve(exports: Arc<service::Exports>) -> String {
+    let data = web::Data::from(exports);
+    let server =
+        HttpServer::new(move || App::new().app_data(data.clone()).configure(service::routes))
+            .workers(1)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .unwrap();
+    let addr = server.addrs()[0];
+    actix_rt::spawn(server.run());
+    format!("http://{addr}")
+}
+
+fn client() -> reqwest::Client {
+    // reqwest is built without a default TLS provider: choose ring (plain HTTP
+    // here, but the builder wants one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+async fn kick_off(base: &str, path: &str) -> reqwest::Response {
+    client()
+        .get(format!("{base}{path}"))
+        .header("Prefer", "respond-async")
+        .header("Accept", "application/fhir+json")
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Polls the status URL as a Bulk Data client does (honouring Retry-After,
+/// shortened for the test) until it is no longer 202.
+async fn poll(status_url: &str) -> reqwest::Response {
+    for _ in 0..3000 {
+        let response = client().get(status_url).send().await.unwrap();
+        if response.status() != StatusCode::ACCEPTED {
+            return response;
+        }
+        let progress = response.headers()["x-progress"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            progress.contains("% - ") && progress.ends_with(" beneficiaries"),
+            "{progress}"
+        );
+        assert_eq!(response.headers()["retry-after"], "1");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the export did not finish");
+}
+
+/// The body of a response, as JSON.
+async fn json(response: reqwest::Response) -> Value {
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}
+
+fn extension(file: &Value, url: &str) -> Value {
+    file["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["url"] == url)
+        .cloned()
+        .unwrap_or_else(|| panic!("extension {url}"))
+}
+
+/// Downloads every file of a manifest; checks it against its checksum and
+/// length; returns the NDJSON lines of each list.
+async fn download_all(manifest: &Value, key: &str) -> Vec<Value> {
+    let mut lines = Vec::new();
+    for file in manifest[key].as_array().unwrap() {
+        let response = client()
+            .get(file["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/fhir+ndjson"
+        );
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        let body = response.bytes().await.unwrap();
+        let sha = hex::encode(Sha256::digest(&body));
+        assert_eq!(
+            extension(file, "https://ab2d.cms.gov/checksum")["valueString"],
+            format!("sha256:{sha}")
+        );
+        assert_eq!(
+            extension(file, "https://ab2d.cms.gov/file_length")["valueDecimal"],
+            body.len() as u64
+        );
+        assert_eq!(etag, format!("\"{sha}\""));
+        let count = body
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+        assert_eq!(file["count"], count as u64);
+        for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            lines.push(serde_json::from_slice(line).unwrap());
+        }
+    }
+    lines
+}
+
+#[actix::test]
+async fn kick_off_poll_download_delete() {
+    let root = tempfile::tempdir().unwrap();
+    let args = job_args(
+        root.path(),
+        &[
+            "--beneficiaries",
+            "150",
+            "--max-bytes",
+            "300000",
+            "--failure-rate",
+            "0.05",
+            "--max-failure-rate",
+            "0.5",
+            "--seed",
+            "3",
+        ],
+    );
+    let source = args.synthetic().unwrap();
+    let base = serve(service::Exports::start(args.clone()).unwrap());
+
+    let response = kick_off(
+        &base,
+        "/Group/Z9000/$export?_type=ExplanationOfBenefit&_outputFormat=application%2Ffhir%2Bndjson&_since=2020-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let status_url = response.headers()["content-location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(status_url.starts_with(&format!("{base}/jobs/")));
+
+    let done = poll(&status_url).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let manifest: Value = json(done).await;
+    assert!(manifest["request"]
+        .as_str()
+        .unwrap()
+        .ends_with("_since=2020-01-01T00:00:00Z"));
+    assert_eq!(manifest["requiresAccessToken"], false);
+    assert!(manifest["transactionTime"].as_str().unwrap().ends_with('Z'));
+    assert!(manifest["output"].as_array().unwrap().len() > 1);
+    assert!(manifest["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["type"] == "ExplanationOfBenefit"));
+    assert!(manifest["error"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["type"] == "OperationOutcome"));
+
+    let ids: Vec<String> = args.beneficiary_ids().collect();
+    let expected: HashSet<String> = ids.iter().flat_map(|id| source.eob_ids(id)).collect();
+    let eobs = download_all(&manifest, "output").await;
+    let seen: HashSet<String> = eobs
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(eobs.len(), expected.len(), "no duplicate");
+    assert_eq!(seen, expected, "every EOB");
+    let errors = download_all(&manifest, "error").await;
+    assert_eq!(
+        errors.len(),
+        ids.iter().filter(|id| source.fails(id)).count()
+    );
+
+    // A conditional download answers 304.
+    let first = &manifest["output"][0];
+    let etag = format!(
+        "\"{}\"",
+        extension(first, "https://ab2d.cms.gov/checksum")["valueString"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+    );
+    let again = client()
+        .get(first["url"].as_str().unwrap())
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    let deleted = client().delete(&status_url).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        client().get(&status_url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        client()
+            .get(first["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        client().delete(&status_url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let job_id = status_url.rsplit('/').next().unwrap();
+    assert!(
+        !root.path().join(job_id).exists(),
+        "the job's files are deleted"
+    );
+}
+
+#[actix::test]
+async fn delete_cancels_a_running_export() {
+    let root = tempfile::tempdir().unwrap();
+    let args = job_args(
+        root.path(),
+        &[
+            "--beneficiaries",
+            "100000",
+            "--latency-ms",
+            "20",
+            "--concurrency",
+            "2",
+        ],
+    );
+    let base = serve(service::Exports::start(args).unwrap());
+    let response = kick_off(&base, "/Patient/$export").await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let status_url = response.headers()["content-location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let running = client().get(&status_url).send().await.unwrap();
+    assert_eq!(running.status(), StatusCode::ACCEPTED);
+    assert!(running.headers()["x-progress"]
+        .to_str()
+        .unwrap()
+        .ends_with("of 100000 beneficiaries"));
+
+    let deleted = client().delete(&status_url).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        client().get(&status_url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let job_id = status_url.rsplit('/').next().unwrap();
+    assert!(
+        !root.path().join(job_id).exists(),
+        "a cancelled export leaves nothing"
+    );
+}
+
+#[actix::test]
+async fn bad_requests_are_400_and_unknown_things_404() {
+    let root = tempfile::tempdir().unwrap();
+    let base =
+        serve(service::Exports::start(job_args(root.path(), &["--beneficiaries", "5"])).unwrap());
+    let no_prefer = client()
+        .get(format!("{base}/Patient/$export"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_prefer.status(), StatusCode::BAD_REQUEST);
+    let body: Value = json(no_prefer).await;
+    assert_eq!(body["resourceType"], "OperationOutcome");
+    assert!(body["issue"][0]["details"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("respond-async"));
+
+    for (query, says) in [
+        ("_type=Patient", "_type Patient"),
+        ("_type=ExplanationOfBenefit,Coverage", "_type Coverage"),
+        ("_outputFormat=text%2Fcsv", "_outputFormat text/csv"),
+        ("_since=yesterday", "_since yesterday"),
+        ("_since=2999-01-01T00:00:00Z", "in the future"),
+        ("_elements=id", "parameter _elements"),
+    ] {
+        let response = kick_off(&base, &format!("/Patient/$export?{query}")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = json(response).await;
+        let text = body["issue"][0]["details"]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(text.contains(says), "{query}: {text}");
+    }
+    let bad_contract = kick_off(&base, "/Group/.hidden/$export").await;
+    assert_eq!(bad_contract.status(), StatusCode::BAD_REQUEST);
+    let text = bad_contract.text().await.unwrap();
+    assert!(text.contains("invalid config: contract"), "{text}");
+
+    for path in [
+        "/jobs/no-such-job",
+        "/files/no-such-job/Z9000_0001.ndjson",
+        "/files/..%2F..%2Fetc/passwd",
+        "/files/x/..%2F.exports",
+    ] {
+        let response = client().get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let response = client()
+        .delete(format!("{base}/jobs/no-such-job"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // A finished job's directory holds more than its outputs (the lock file):
+    // only listed outputs are served.
+    let done = poll(
+        kick_off(&base, "/Patient/$export").await.headers()["content-location"]
+            .to_str()
+            .unwrap(),
+    )
+    .await;
+    let manifest: Value = json(done).await;
+    let url = manifest["output"][0]["url"].as_str().unwrap();
+    let job_files = url.rsplit_once('/').unwrap().0;
+    for name in [".lock", "..%2F.exports", "Z9000_9999.ndjson"] {
+        let response = client()
+            .get(format!("{job_files}/{name}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{name}");
+    }
+}
+
+#[actix::test]
+async fn gzip_outputs_round_trip() {
+    let root = tempfile::tempdir().unwrap();
+    let args = job_args(
+        root.path(),
+        &["--beneficiaries", "60", "--max-bytes", "400000", "--gzip"],
+    );
+    let source = args.synthetic().unwrap();
+    let base = serve(service::Exports::start(args.clone()).unwrap());
+    let status_url = kick_off(&base, "/Patient/$export").await.headers()["content-location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let manifest: Value = json(poll(&status_url).await).await;
+    let mut ids = HashSet::new();
+    for file in manifest["output"].as_array().unwrap() {
+        let url = file["url"].as_str().unwrap();
+        assert!(url.ends_with(".ndjson.gz"), "{url}");
+        let checksum = extension(file, "https://ab2d.cms.gov/checksum")["valueString"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let length = extension(file, "https://ab2d.cms.gov/file_length")["valueDecimal"]
+            .as_u64()
+            .unwrap();
+
+        // Stored gzipped and accepted so: sent as it is, with Content-Encoding.
+        let _ = client();
+        let raw = reqwest::Client::builder()
+            .no_proxy()
+            .no_gzip()
+            .build()
+            .unwrap();
+        let response = raw
+            .get(url)
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-encoding"], "gzip");
+        let compressed = response.bytes().await.unwrap();
+        let mut ndjson = Vec::new();
+        flate2::read::MultiGzDecoder::new(&compressed[..])
+            .read_to_end(&mut ndjson)
+            .unwrap();
+        assert_eq!(
+            checksum,
+            format!("sha256:{}", hex::encode(Sha256::digest(&ndjson)))
+        );
+        assert_eq!(length, ndjson.len() as u64, "the length is of the NDJSON");
+        assert!(compressed.len() < ndjson.len() / 2, "it is compressed");
+
+        // Not accepted: decompressed on the way.
+        let plain = raw.get(url).send().await.unwrap();
+        assert!(plain.headers().get("content-encoding").is_none());
+        assert_eq!(plain.bytes().await.unwrap(), ndjson);
+
+        for line in ndjson.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let v: Value = serde_json::from_slice(line).unwrap();
+            assert!(ids.insert(v["id"].as_str().unwrap().to_owned()));
+        }
+    }
+    let expected: HashSet<String> = args
+        .beneficiary_ids()
+        .flat_map(|id| source.eob_ids(&id))
+        .collect();
+    assert_eq!(ids, expected);
+}
+
+#[test]
+fn an_unfinished_export_resumes_after_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let args = job_args(
+        root.path(),
+        &[
+            "--beneficiaries",
+            "400",
+            "--latency-ms",
+            "5",
+            "--max-bytes",
+            "200000",
+            "--concurrency",
+            "2",
+        ],
+    );
+    let source = args.synthetic().unwrap();
+
+    // The first server runs in its own actix system; it is stopped mid-job.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let first_args = args.clone();
+    let first = std::thread::spawn(move || {
+        let system = actix_rt::System::new();
+        system.block_on(async move {
+            let base = serve(service::Exports::start(first_args).unwrap());
+            let status_url = kick_off(&base, "/Patient/$export").await.headers()
+                ["content-location"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            // Some progress is made before the stop.
+            loop {
+                let response = client().get(&status_url).send().await.unwrap();
+                assert_eq!(
+                    response.status(),
+                    StatusCode::ACCEPTED,
+                    "the job outlives the first server"
+                );
+                if !response.headers()["x-progress"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("0%")
+                {
+                    break;
+                }
+                actix_rt::time::sleep(Duration::from_millis(20)).await;
+            }
+            tx.send(status_url).unwrap();
+            actix_rt::System::current().stop();
+        });
+    });
+    let old_status_url = rx.recv().unwrap();
+    first.join().unwrap();
+
+    actix_rt::System::new().block_on(async move {
+        let base = serve(service::Exports::start(args.clone()).unwrap());
+        let id = old_status_url.rsplit('/').next().unwrap();
+        let done = poll(&format!("{base}/jobs/{id}")).await;
+        assert_eq!(
+            done.status(),
+            StatusCode::OK,
+            "the resumed export completes"
+        );
+        let manifest: Value = json(done).await;
+        let eobs = download_all(&manifest, "output").await;
+        let expected: HashSet<String> = args
+            .beneficiary_ids()
+            .flat_map(|id| source.eob_ids(&id))
+            .collect();
+        let seen: HashSet<String> = eobs
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            eobs.len(),
+            expected.len(),
+            "nothing duplicated across the restart"
+        );
+        assert_eq!(seen, expected, "nothing lost across the restart");
+    });
+}
