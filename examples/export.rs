@@ -13,13 +13,16 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use actix::Actor;
-use claims_aggregator::{Cancel, GetProgress, JobReport, JobSupervisor, Progress, RunJob};
+use actix::{Actor, Context, Handler, Message};
+use claims_aggregator::{
+    Cancel, JobProgress, JobReport, JobSupervisor, Progress, RunJob, Subscribe,
+};
 use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
 
-/// How often the progress line is refreshed.
+/// How often a plain progress line is printed when stderr is not a terminal.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 #[path = "common/job_args.rs"]
@@ -81,32 +84,86 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
             let _ = watcher.send(Cancel).await;
         }
     });
-    let progress = supervisor.clone();
-    let terminal = std::io::stderr().is_terminal();
-    actix_rt::spawn(async move {
-        let mut tick = actix_rt::time::interval(PROGRESS_EVERY);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            match progress.send(GetProgress).await {
-                // On a terminal the line is redrawn in place; elsewhere one line a tick.
-                Ok(p) if terminal => eprint!("\r\x1b[2K{}", progress_line(&p)),
-                Ok(p) => eprintln!("{}", progress_line(&p)),
-                Err(_) => break,
-            }
-        }
-    });
+    let view = ProgressView::new(args.job.beneficiaries).start();
+    supervisor.do_send(Subscribe(view.clone().recipient()));
 
     let report = job.await??;
-    if terminal {
-        eprint!("\r\x1b[2K");
-    }
-    eprintln!("{}", progress_line(&report.progress));
+    let _ = view.send(Finish(report.progress)).await;
     print_table(&report, &job_dir);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(report)
+}
+
+/// Shows the job's progress events: a live bar on a terminal, otherwise a
+/// plain line at most every [`PROGRESS_EVERY`].
+struct ProgressView {
+    bar: Option<ProgressBar>,
+    last_line: Option<Instant>,
+}
+
+impl ProgressView {
+    fn new(expected: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(expected);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} beneficiaries {msg} [{elapsed_precise}, eta {eta}]",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        });
+        ProgressView {
+            bar,
+            last_line: None,
+        }
+    }
+}
+
+impl Actor for ProgressView {
+    type Context = Context<Self>;
+}
+
+impl Handler<JobProgress> for ProgressView {
+    type Result = ();
+
+    fn handle(&mut self, event: JobProgress, _: &mut Context<Self>) {
+        let p = &event.progress;
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(p.patient_requests_processed + p.patients_resumed);
+                bar.set_message(format!(
+                    "{} EOBs, {:.1} MiB, {} outputs",
+                    p.eobs_written,
+                    p.bytes_written as f64 / (1 << 20) as f64,
+                    p.aggregations
+                ));
+            }
+            None if self.last_line.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) => {
+                self.last_line = Some(Instant::now());
+                eprintln!("{}", progress_line(p));
+            }
+            None => {}
+        }
+    }
+}
+
+/// The job ended: clear the bar, print the final counters.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Finish(Progress);
+
+impl Handler<Finish> for ProgressView {
+    type Result = ();
+
+    fn handle(&mut self, Finish(progress): Finish, _: &mut Context<Self>) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        eprintln!("{}", progress_line(&progress));
+    }
 }
 
 fn progress_line(p: &Progress) -> String {
