@@ -104,7 +104,8 @@ pub struct BatchStats {
 }
 
 impl BatchStats {
-    fn commit(&self, progress: &ProgressCounters) {
+    /// Adds these figures to the job's counters.
+    pub(crate) fn commit(&self, progress: &ProgressCounters) {
         progress.add_processed(self.processed);
         progress.add_errored(self.errored);
         progress.add_patients_with_eobs(self.with_eobs);
@@ -203,16 +204,23 @@ async fn fetch_batch(
         stats.parts += 1;
     }
     stats.commit(&cx.progress);
-    if let Some(aggregator) = &cx.aggregator {
-        for part in finished {
-            aggregator.do_send(FileFinished {
-                path: part.path,
-                kind: part.kind,
-                bytes: part.bytes,
-            });
-        }
-    }
+    announce(cx.aggregator.as_ref(), finished);
     Ok(stats)
+}
+
+/// Tells the aggregator (if there is one: none in parts-only jobs) of parts
+/// that reached `finished/`.
+pub(crate) fn announce(aggregator: Option<&Recipient<FileFinished>>, parts: Vec<FinishedPart>) {
+    let Some(aggregator) = aggregator else {
+        return;
+    };
+    for part in parts {
+        aggregator.do_send(FileFinished {
+            path: part.path,
+            kind: part.kind,
+            bytes: part.bytes,
+        });
+    }
 }
 
 /// Records a batch whose fetcher was lost twice: one `OperationOutcome` per
@@ -240,13 +248,6 @@ pub(crate) fn write_lost_batch(
         ..BatchStats::default()
     };
     Ok((stats, parts))
-}
-
-impl BatchStats {
-    /// Adds these figures to the job's counters.
-    pub(crate) fn commit_to(&self, progress: &ProgressCounters) {
-        self.commit(progress);
-    }
 }
 
 impl Actor for BatchFetcher {

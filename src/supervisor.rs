@@ -38,12 +38,11 @@ use std::time::Instant;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
-use crate::aggregator::FileFinished;
 use crate::aggregator::{Aggregator, Cancel, StreamingClosed};
 use crate::config::JobConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::fault::fault_point;
-use crate::fetcher::{write_lost_batch, BatchFetcher, BatchStats, FetcherContext};
+use crate::fetcher::{announce, write_lost_batch, BatchFetcher, BatchStats, FetcherContext};
 use crate::journal;
 use crate::layout::{JobLayout, TEMP_SUFFIX};
 use crate::lock::{JobLock, JobMeta};
@@ -360,16 +359,9 @@ impl JobSupervisor {
             }
             match written.unwrap_or(Err(Error::ActorGone { actor: "fetcher" })) {
                 Ok((stats, parts)) => {
-                    stats.commit_to(&act.progress);
-                    if let Some(aggregator) = &act.aggregator {
-                        for part in parts {
-                            aggregator.do_send(FileFinished {
-                                path: part.path,
-                                kind: part.kind,
-                                bytes: part.bytes,
-                            });
-                        }
-                    }
+                    stats.commit(&act.progress);
+                    let aggregator = act.aggregator.clone().map(Addr::recipient);
+                    announce(aggregator.as_ref(), parts);
                     act.batch_finished(ctx);
                 }
                 Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), false, ctx),
