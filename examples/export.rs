@@ -1,4 +1,5 @@
-//! The harness: a whole export job on the synthetic claims source.
+//! The harness: a whole export job on the synthetic claims source, or with
+//! `--source bfd` on a BFD server (`examples/bfd_stub.rs` serves a stub one).
 //!
 //! With no flags it is AB2D's scenario: contract Z9000, job ABC-DEF, 85
 //! beneficiaries, 10 at a time, 200 MiB outputs, under `./efsmount`.
@@ -30,14 +31,21 @@ mod job_args;
 
 use job_args::JobArgs;
 
+#[path = "export/source_args.rs"]
+mod source_args;
+
+use source_args::SourceArgs;
+
 #[derive(Debug, Parser)]
-#[command(about = "Run a bulk claims export job on the synthetic claims source")]
+#[command(about = "Run a bulk claims export job on the synthetic claims source or a BFD server")]
 struct Args {
     /// Job id: the job directory's name.
     #[arg(long, default_value = "ABC-DEF")]
     job_id: String,
     #[command(flatten)]
     job: JobArgs,
+    #[command(flatten)]
+    source: SourceArgs,
     /// Continue the job if its directory exists (after a crash, failure or
     /// cancel): fetch only the batches not yet done.
     #[arg(long)]
@@ -51,7 +59,7 @@ struct Args {
     json: bool,
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
     match actix::System::new().block_on(run(args)) {
@@ -72,10 +80,11 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
         .resume(args.resume)
         .parts_only(args.parts_only)
         .build()?;
-    let source = args.job.synthetic()?;
+    let source = args.source.source(&args.job, &args.job_id)?;
+    let (expected, beneficiaries) = args.source.beneficiaries(&args.job)?;
     let job_dir = config.layout().job_dir().to_owned();
     let supervisor = JobSupervisor::new(config, source).start();
-    let job = supervisor.send(RunJob::new(args.job.beneficiary_ids()));
+    let job = supervisor.send(RunJob::new(beneficiaries));
 
     let watcher = supervisor.clone();
     actix_rt::spawn(async move {
@@ -84,7 +93,7 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
             let _ = watcher.send(Cancel).await;
         }
     });
-    let view = ProgressView::new(args.job.beneficiaries).start();
+    let view = ProgressView::new(expected).start();
     supervisor.do_send(Subscribe(view.clone().recipient()));
 
     let report = job.await??;

@@ -100,7 +100,8 @@ pub use layout::{FileKind, JobLayout};
 pub use manifest::BulkDataManifest;
 pub use report::{JobOutput, JobReport, JobStatus, Progress, ProgressCounters, Timings};
 pub use source::{
-    synthetic, ClaimsSource, Resource, SourceError, SyntheticConfig, SyntheticSource,
+    synthetic, BfdConfig, BfdConfigBuilder, BfdSource, ClaimsSource, Resource, SourceError,
+    SyntheticConfig, SyntheticSource,
 };
 pub use supervisor::{
     run_job, AggregatorEvent, BatchDone, BatchOutcome, GetProgress, JobProgress, JobSupervisor,

@@ -151,11 +151,20 @@ mod tests {
         assert_eq!(json["transactionTime"], "1970-01-01T00:00:00Z");
         assert_eq!(json["requiresAccessToken"], true);
         assert_eq!(json["output"][0]["type"], "ExplanationOfBenefit");
-        assert_eq!(json["output"][0]["url"], "http://h/files/J/Z9000_0001.ndjson");
+        assert_eq!(
+            json["output"][0]["url"],
+            "http://h/files/J/Z9000_0001.ndjson"
+        );
         assert_eq!(json["output"][0]["count"], 3);
         assert_eq!(json["output"][0]["extension"][0]["url"], CHECKSUM_EXTENSION);
-        assert_eq!(json["output"][0]["extension"][0]["valueString"], format!("sha256:{}", "ab".repeat(32)));
-        assert_eq!(json["output"][0]["extension"][1]["url"], FILE_LENGTH_EXTENSION);
+        assert_eq!(
+            json["output"][0]["extension"][0]["valueString"],
+            format!("sha256:{}", "ab".repeat(32))
+        );
+        assert_eq!(
+            json["output"][0]["extension"][1]["url"],
+            FILE_LENGTH_EXTENSION
+        );
         assert_eq!(json["output"][0]["extension"][1]["valueDecimal"], 10);
         assert_eq!(json["error"][0]["type"], "OperationOutcome");
         assert_eq!(json["error"].as_array().unwrap().len(), 1);

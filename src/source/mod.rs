@@ -8,14 +8,17 @@
 //!
 //! [`SyntheticSource`] is the embedded default: deterministic for a seed, with
 //! configurable latency and failure rate, so that the expected output of any job
-//! is known in advance.
+//! is known in advance. [`BfdSource`] fetches from CMS's BFD FHIR server over
+//! HTTPS with mutual TLS.
 
+pub mod bfd;
 pub mod synthetic;
 
 use std::fmt;
 
 use futures::future::BoxFuture;
 
+pub use bfd::{BfdConfig, BfdConfigBuilder, BfdSource};
 pub use synthetic::{SyntheticConfig, SyntheticSource};
 
 /// One FHIR resource serialised as compact JSON on a single line (no `\n`).

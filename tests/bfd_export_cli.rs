@@ -1,0 +1,157 @@
+//! `export --source bfd` as a user runs it, against the stub BFD: over mutual
+//! TLS with the certificate flags, ids from `--patients FILE`, `--page-size`,
+//! `--since`; and flags that make no sense refused with a clear error.
+//!
+//! The test binary is its own child: with `EXPORT_CHILD` set it runs the
+//! example's `main` on its command line, while the parent serves the stub.
+
+#[allow(dead_code)]
+#[path = "../examples/export.rs"]
+mod export;
+
+mod bfd_support;
+
+use std::process::{Command, ExitCode, Output};
+
+use bfd_support::pki::TestPki;
+use bfd_support::stub::{Fault, FaultKind};
+use bfd_support::*;
+use serde_json::Value;
+
+const CHILD_ENV: &str = "EXPORT_CHILD";
+
+fn main() -> ExitCode {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return export::main();
+    }
+    common::init_logging();
+    actix::System::new().block_on(exports_over_mutual_tls_from_a_patients_file());
+    flags_that_make_no_sense_are_refused();
+    println!("bfd_export_cli: 2 passed, 0 failed");
+    ExitCode::SUCCESS
+}
+
+/// Runs `export` with `args` in a child process, off the actix threads.
+async fn export(args: Vec<String>) -> Output {
+    actix_rt::task::spawn_blocking(move || run(&args))
+        .await
+        .unwrap()
+}
+
+fn run(args: &[String]) -> Output {
+    Command::new(std::env::current_exe().unwrap())
+        .env(CHILD_ENV, "1")
+        .env("RUST_LOG", "error")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+async fn exports_over_mutual_tls_from_a_patients_file() {
+    let claims = synthetic(17, 5.0);
+    let patients = common::beneficiaries(12);
+    let unknown = &patients[4];
+    let pki = TestPki::generate("cli");
+    let dir = tempfile::tempdir().unwrap();
+    let files = pki.write(dir.path()).unwrap();
+    let stub = StubServer::start(StubConfig {
+        tls: Some(pki.server_config(true)),
+        ..stub_config(claims.clone()).fault(unknown, Fault::new(FaultKind::NotFound))
+    })
+    .unwrap();
+    // One id a line; blank lines and surrounding spaces are ignored.
+    let list = dir.path().join("patients.txt");
+    let text: String = patients.iter().map(|p| format!("  {p} \n\n")).collect();
+    std::fs::write(&list, text).unwrap();
+    let root = dir.path().join("root");
+    let since = "2021-03-01";
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let args = vec![
+        "--root".into(),
+        path(&root),
+        "--job-id".into(),
+        "CLI-JOB".into(),
+        "--source".into(),
+        "bfd".into(),
+        "--bfd-url".into(),
+        stub.url(),
+        "--patients".into(),
+        path(&list),
+        "--page-size".into(),
+        "2".into(),
+        "--since".into(),
+        since.into(),
+        "--ca-cert".into(),
+        path(&files.ca_cert),
+        "--client-cert".into(),
+        path(&files.client_cert),
+        "--client-key".into(),
+        path(&files.client_key),
+        "--json".into(),
+    ];
+    let output = export(args).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("the JSON report");
+    assert_eq!(report["status"], "completed");
+    assert_eq!(report["progress"]["patients_expected"], 12);
+    assert_eq!(report["progress"]["patient_requests_processed"], 12);
+    assert_eq!(report["progress"]["patient_requests_errored"], 0);
+
+    let want: Vec<String> = patients
+        .iter()
+        .filter(|p| *p != unknown)
+        .flat_map(|p| expected(&claims, p, Some(EARLIEST), Some(since)))
+        .collect();
+    let mut got = Vec::new();
+    for output in report["outputs"].as_array().unwrap() {
+        assert_eq!(output["kind"], "data", "no error output: {output}");
+        let file = root.join("CLI-JOB").join(output["file"].as_str().unwrap());
+        got.extend(
+            std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .map(str::to_owned),
+        );
+    }
+    assert!(!want.is_empty());
+    assert_same_lines(&got, &want);
+    let stats = stub.stats().snapshot();
+    assert_eq!(stats.job_ids, ["CLI-JOB"]);
+    assert_eq!(stats.not_found, 1);
+    assert_eq!(stats.refused, 0);
+    stub.stop().await;
+}
+
+fn flags_that_make_no_sense_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap().to_owned();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--source", "bfd", "--bfd-url", "http://bfd.example"],
+            "invalid config: base_url: \"http://bfd.example\": plain http is only allowed to a loopback host",
+        ),
+        (&["--since", "2020-01-01"], "--since needs --source bfd"),
+        (
+            &["--source", "bfd", "--ca-cert", "/nonexistent/ca.pem", "--bfd-url", "https://127.0.0.1:1"],
+            "read /nonexistent/ca.pem",
+        ),
+        (
+            &["--patients", "/nonexistent/ids.txt"],
+            "--patients /nonexistent/ids.txt",
+        ),
+    ];
+    for (flags, words) in cases {
+        let mut args = vec!["--root".to_owned(), root_arg.clone()];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let output = run(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flags:?}");
+        assert!(stderr.contains(words), "{flags:?}: {stderr}");
+    }
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}

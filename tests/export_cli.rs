@@ -1,0 +1,139 @@
+//! The `export` harness as a user runs it: exit status 0 and the JobReport as
+//! JSON on stdout when the job completes; Ctrl-C (SIGINT) cancels the job, cleans
+//! up and exits non-zero; a bad flag is a clear error.
+//!
+//! The test binary is its own child: with `EXPORT_CHILD` set it runs the
+//! example's `main` (included below) on its command line.
+
+#[allow(dead_code)]
+#[path = "../examples/export.rs"]
+mod export;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, ExitCode, Stdio};
+
+use serde_json::Value;
+
+const CHILD_ENV: &str = "EXPORT_CHILD";
+
+fn main() -> ExitCode {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return export::main();
+    }
+    completes_with_a_json_report();
+    sigint_cancels_and_cleans_up();
+    bad_flags_are_refused();
+    eprintln!("export_cli: 3 tests passed");
+    ExitCode::SUCCESS
+}
+
+fn export(args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .env(CHILD_ENV, "1")
+        .env("RUST_LOG", "error")
+        .args(args);
+    command
+}
+
+fn completes_with_a_json_report() {
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap();
+    let output = export(&[
+        "--root",
+        root_arg,
+        "--beneficiaries",
+        "40",
+        "--max-mb",
+        "1",
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is the JSON report only");
+    assert_eq!(report["status"], "completed");
+    assert_eq!(report["job_id"], "ABC-DEF");
+    assert_eq!(report["contract"], "Z9000");
+    assert_eq!(report["progress"]["patient_requests_processed"], 40);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Z9000_0001.ndjson"),
+        "the table of outputs: {stderr}"
+    );
+    assert!(root.path().join("ABC-DEF/Z9000_0001.ndjson").exists());
+}
+
+fn sigint_cancels_and_cleans_up() {
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap();
+    let mut child = export(&[
+        "--root",
+        root_arg,
+        "--beneficiaries",
+        "1000000",
+        "--latency-ms",
+        "2",
+        "--concurrency",
+        "4",
+        "--max-mb",
+        "1",
+    ])
+    .stderr(Stdio::piped())
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
+    // Await the first progress line that shows work done, then interrupt.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("progress lines").unwrap();
+        if line.starts_with("beneficiaries ") && !line.starts_with("beneficiaries 0/") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "a cancelled job exits non-zero");
+    assert!(
+        rest.iter().any(|l| l.contains("cancelling the job")),
+        "{rest:?}"
+    );
+    assert!(rest.iter().any(|l| l.contains("cancelled")), "{rest:?}");
+    let job_dir = root.path().join("ABC-DEF");
+    assert!(!job_dir.join("streaming").exists(), "streaming/ removed");
+    assert!(!job_dir.join("finished").exists(), "finished/ removed");
+    for entry in std::fs::read_dir(&job_dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.ends_with(".tmp") && !name.starts_with("tmp_"),
+            "left behind: {name}"
+        );
+    }
+}
+
+fn bad_flags_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap();
+    let output = export(&["--root", root_arg, "--job-id", "../x"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid config: job_id"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
