@@ -51,6 +51,23 @@
 //! made crash-safely ([`combine`]): claim, combine into a hidden temp file, fsync,
 //! journal, rename, fsync the directory.
 //!
+//! # Layout
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`config`] | [`JobConfig`]: builder, AB2D's defaults, validation |
+//! | [`layout`] | [`JobLayout`]: every path and file name of the protocol, [`FileKind`] |
+//! | [`part`] | a part file: written in `streaming/`, fsynced, renamed into `finished/` |
+//! | [`select`] | which waiting parts make the next output (better than AB2D's greedy pass) |
+//! | [`combine`] | one crash-safe aggregation step; plain or gzipped outputs |
+//! | [`journal`] | the append-only job journal that makes the directory self-describing |
+//! | [`recovery`] | opening a job directory: fresh, resumed after a crash, or completed |
+//! | [`lock`] | one owner per job directory (an OS file lock) |
+//! | [`fault`] | fault injection points for the crash and I/O-fault tests |
+//! | [`aggregator`], [`fetcher`], [`supervisor`] | the three actors, each with its messages |
+//! | [`source`] | [`ClaimsSource`]; [`SyntheticSource`]; [`BfdSource`] over HTTP |
+//! | [`report`], [`manifest`] | [`JobReport`], progress counters; the Bulk Data manifest |
+//!
 //! # Example
 //!
 //! ```
