@@ -43,6 +43,12 @@ pub fn append(path: &Path, entry: &JournalEntry) -> Result<()> {
 
 /// Every complete entry of the journal at `path`; none when it does not exist.
 pub fn read(path: &Path) -> Result<Vec<JournalEntry>> {
+    read_as(path)
+}
+
+/// Every complete line of the journal, read as `T` (a view that skips the
+/// fields it does not name: a line may list tens of thousands of parts).
+fn read_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
@@ -82,8 +88,13 @@ pub fn read(path: &Path) -> Result<Vec<JournalEntry>> {
 /// again later under the same name: the last entry for a name wins, and an entry
 /// whose file does not exist is left out.
 pub fn outputs(layout: &JobLayout) -> Result<Vec<JobOutput>> {
+    /// The output of a journal line, without its list of parts.
+    #[derive(Deserialize)]
+    struct OutputOnly {
+        output: Option<JobOutput>,
+    }
     let mut latest = std::collections::BTreeMap::new();
-    for output in read(&layout.journal())?
+    for output in read_as::<OutputOnly>(&layout.journal())?
         .into_iter()
         .filter_map(|e| e.output)
     {
