@@ -4,14 +4,16 @@
 //! One [`AggregationStep`] makes one output (or drops a group of empty parts):
 //!
 //! 1. **claim**: rename the parts into `finished/.claim-<kind>-<n>/`, fsync;
-//! 2. **combine** them into the hidden temp output in the job directory with
-//!    `std::io::copy` file to file (on Linux `copy_file_range`: the bytes never
-//!    enter user space), adding `\n` after a part that lacks one; fsync;
+//! 2. **combine** them into the hidden temp output in the job directory through
+//!    one 1 MiB buffer, written in 1 MiB writes (faster than `copy_file_range`
+//!    on Linux, see [`combine_parts`]), adding `\n` after a part that lacks one;
+//!    fsync;
 //! 3. **describe** the temp output (bytes, records, SHA-256) while it is hot in
-//!    the page cache;
+//!    the page cache, on a second thread while the fsync runs;
 //! 4. **journal** the output and its parts, fsync;
 //! 5. **publish**: rename the temp output to its final name, fsync the directory;
-//! 6. **release**: delete the claim directory.
+//! 6. **release**: delete the claim directory (the parts of a large claim by
+//!    several threads at once: deleting waits on the device).
 //!
 //! A crash between any two steps leaves either the parts (in `finished/` or a
 //! claim) or the published output, never both without a journal line saying so;
@@ -20,7 +22,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -37,6 +38,15 @@ use crate::report::JobOutput;
 
 /// Buffer size for reading outputs back to checksum them.
 const DESCRIBE_BUFFER: usize = 1 << 20;
+
+/// Buffer of [`combine_parts`]: the size of its writes into the output.
+const COMBINE_BUFFER: usize = 1 << 20;
+
+/// Threads that delete the parts of a large claim (see [`release`]).
+const RELEASE_THREADS: usize = 8;
+
+/// Claims of fewer parts are deleted on the calling thread.
+const RELEASE_PARALLEL_FROM: usize = 64;
 
 /// One aggregation: a group of parts of one kind and the output number they get.
 #[derive(Debug, Clone)]
@@ -69,8 +79,7 @@ impl AggregationStep {
         }
         let output = result?;
         fault_point!("combine::published", &self.layout.output(self.kind, number));
-        fs::remove_dir_all(self.layout.claim_dir(self.kind, number))
-            .at("remove claim", &self.layout.claim_dir(self.kind, number))?;
+        release(&self.layout.claim_dir(self.kind, number), &claimed)?;
         Ok(Some(output))
     }
 
@@ -140,9 +149,19 @@ impl AggregationStep {
         } else {
             combine_parts(claimed, &mut out, temp, cancel)?;
             fault_point!("combine::copied", temp);
-            out.sync_all().at("fsync output", temp)?;
+            // fsync waits on the device while describing is CPU work on pages
+            // still in the cache: side by side, the slower of the two is the
+            // cost, not their sum. Both end before the journal line, which is
+            // what commits the output.
+            let (synced, described) = std::thread::scope(|scope| {
+                let describing = scope.spawn(|| describe(temp));
+                let synced = out.sync_all().at("fsync output", temp);
+                (synced, describing.join())
+            });
+            synced?;
             drop(out);
-            (describe(temp)?, None)
+            let summary = described.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            (summary, None)
         };
         let output = JobOutput {
             file: self.layout.output_name(self.kind, number),
@@ -172,14 +191,63 @@ impl AggregationStep {
     }
 }
 
+/// Deletes a claim directory and the parts in it, once their output is
+/// published.
+///
+/// Deleting a file that held data waits on the device (ext4 frees its blocks
+/// and, without a journal, writes the bitmaps out), so large claims are
+/// deleted by [`RELEASE_THREADS`] threads side by side, which overlaps the
+/// waits: 3.6× faster than one thread for 7.5 KB parts on the development VM.
+/// Parts already gone are fine (a resumed run may have deleted some).
+fn release(claim: &Path, parts: &[PathBuf]) -> Result<()> {
+    if parts.len() >= RELEASE_PARALLEL_FROM {
+        let share = parts.len().div_ceil(RELEASE_THREADS);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = parts
+                .chunks(share)
+                .map(|share| {
+                    scope.spawn(move || {
+                        share
+                            .iter()
+                            .try_for_each(|part| match fs::remove_file(part) {
+                                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                                    Err(Error::io("remove claim", part, e))
+                                }
+                                _ => Ok(()),
+                            })
+                    })
+                })
+                .collect();
+            workers.into_iter().try_for_each(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        })?;
+    }
+    fs::remove_dir_all(claim).at("remove claim", claim)
+}
+
 /// Appends every part to `out`, adding a newline after a non-empty part that
 /// does not end with one. Returns the bytes written.
+///
+/// The bytes go through one [`COMBINE_BUFFER`] in user space and reach `out`
+/// in writes of that size, small parts gathered into one write. On Linux that
+/// beats `copy_file_range` file to file: without reflinks (ext4) it is a
+/// splice through a pipe of 64 KiB, and the page cache takes a few large
+/// writes much faster than many small ones. Against a `cat`-like copy
+/// (`benches/combine.rs`, `benches/side_by_side.rs`): 1.5× for 440 KB parts
+/// and 1.1× for 7.5 KB parts, where `copy_file_range` made 1.0× and 0.55×.
+/// A part that is shorter or longer than its size when opened is an error,
+/// as it would be from a writer that did not finish.
 pub fn combine_parts(
     parts: &[PathBuf],
     out: &mut File,
     out_path: &Path,
     cancel: &AtomicBool,
 ) -> Result<u64> {
+    let mut buf = vec![0u8; COMBINE_BUFFER];
+    let mut filled = 0;
     let mut written = 0;
     for part in parts {
         if cancel.load(Ordering::Relaxed) {
@@ -190,27 +258,61 @@ pub fn combine_parts(
         if len == 0 {
             continue;
         }
-        let mut last = [0u8; 1];
-        file.read_exact_at(&mut last, len - 1)
-            .at("read part", part)?;
-        let copied = io::copy(&mut file, out).at("combine into", out_path)?;
-        if copied != len {
-            return Err(Error::io(
-                "combine",
-                part,
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("part changed while combining: {copied} of {len} bytes"),
-                ),
-            ));
+        let mut left = len;
+        let mut last = b'\n';
+        loop {
+            if filled == buf.len() {
+                out.write_all(&buf).at("combine into", out_path)?;
+                filled = 0;
+            }
+            // One byte more than expected: a short read then proves the end of
+            // the part without another call, a long one shows that it grew.
+            let want = (buf.len() - filled).min(usize::try_from(left + 1).unwrap_or(usize::MAX));
+            let n = match file.read(&mut buf[filled..filled + want]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("read part", part, e)),
+            };
+            if n as u64 > left {
+                return Err(changed(part, len + 1, len));
+            }
+            if n > 0 {
+                last = buf[filled + n - 1];
+            }
+            filled += n;
+            left -= n as u64;
+            if n == 0 || (left == 0 && n < want) {
+                break;
+            }
         }
-        written += copied;
-        if last[0] != b'\n' {
-            out.write_all(b"\n").at("combine into", out_path)?;
+        if left > 0 {
+            return Err(changed(part, len - left, len));
+        }
+        written += len;
+        if last != b'\n' {
+            if filled == buf.len() {
+                out.write_all(&buf).at("combine into", out_path)?;
+                filled = 0;
+            }
+            buf[filled] = b'\n';
+            filled += 1;
             written += 1;
         }
     }
+    out.write_all(&buf[..filled]).at("combine into", out_path)?;
     Ok(written)
+}
+
+/// A part whose size changed while it was combined.
+fn changed(part: &Path, copied: u64, len: u64) -> Error {
+    Error::io(
+        "combine",
+        part,
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("part changed while combining: {copied} of {len} bytes"),
+        ),
+    )
 }
 
 /// What an output holds: NDJSON bytes, lines and their SHA-256 (hex).
@@ -370,6 +472,98 @@ mod tests {
         assert_eq!(journal.len(), 1);
         assert_eq!(journal[0].output.as_ref(), Some(&output));
         assert_eq!(journal[0].parts.len(), 3);
+    }
+
+    /// `len` bytes of short lines; the last byte is a newline or not.
+    fn lines(len: usize, ends_with_newline: bool) -> Vec<u8> {
+        let mut body: Vec<u8> = (0..len)
+            .map(|i| {
+                if i % 61 == 60 {
+                    b'\n'
+                } else {
+                    b'a' + (i % 26) as u8
+                }
+            })
+            .collect();
+        if let Some(last) = body.last_mut() {
+            *last = if ends_with_newline { b'\n' } else { b'z' };
+        }
+        body
+    }
+
+    #[test]
+    fn combining_is_exact_across_buffer_boundaries() {
+        let cap = COMBINE_BUFFER;
+        let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+            (
+                "one byte of room left",
+                vec![lines(cap - 1, true), lines(10, false)],
+            ),
+            (
+                "an added newline at the buffer's end",
+                vec![lines(cap - 1, false), lines(5, true)],
+            ),
+            (
+                "a part of exactly the buffer",
+                vec![lines(cap, false), lines(cap, true)],
+            ),
+            (
+                "parts larger than the buffer",
+                vec![lines(3 * cap + 7, true), lines(2 * cap, false)],
+            ),
+            (
+                "small and empty parts",
+                vec![vec![], lines(1, false), vec![], lines(2, true)],
+            ),
+            ("only empty parts", vec![vec![], vec![]]),
+        ];
+        for (name, bodies) in cases {
+            let (_root, layout) = setup();
+            let mut expected = Vec::new();
+            let mut parts = Vec::new();
+            for (i, body) in bodies.iter().enumerate() {
+                parts.push(part(&layout, &format!("tmp_{i:06}.ndjson"), body));
+                expected.extend_from_slice(body);
+                if body.last().is_some_and(|&b| b != b'\n') {
+                    expected.push(b'\n');
+                }
+            }
+            let out_path = layout.job_dir().join("out");
+            let mut out = File::create(&out_path).unwrap();
+            let written =
+                combine_parts(&parts, &mut out, &out_path, &AtomicBool::new(false)).unwrap();
+            drop(out);
+            assert_eq!(written, expected.len() as u64, "{name}");
+            assert!(
+                fs::read(&out_path).unwrap() == expected,
+                "{name}: bytes differ"
+            );
+        }
+    }
+
+    #[test]
+    fn a_large_claim_is_released_completely() {
+        let (_root, layout) = setup();
+        let count = RELEASE_PARALLEL_FROM * 3 + 1;
+        let parts: Vec<PathBuf> = (0..count)
+            .map(|i| {
+                part(
+                    &layout,
+                    &format!("tmp_{i:06}.ndjson"),
+                    format!("{i}\n").as_bytes(),
+                )
+            })
+            .collect();
+        let step = AggregationStep {
+            layout: layout.clone(),
+            kind: FileKind::Data,
+            number: Some(1),
+            parts,
+        };
+        let output = step.run(&AtomicBool::new(false)).unwrap().unwrap();
+        assert_eq!(output.records, count as u64);
+        assert!(!layout.claim_dir(FileKind::Data, 1).exists());
+        assert_eq!(fs::read_dir(layout.finished()).unwrap().count(), 0);
     }
 
     #[test]

@@ -1,0 +1,122 @@
+//! Combine throughput (issue 5, target 1): [`combine_parts`] against a plain
+//! buffered copy of the same parts — every part through a 128 KiB `BufReader`
+//! into one 128 KiB `BufWriter`, what `cat parts > out` does — page cache warm,
+//! in bytes per second.
+//!
+//! ```text
+//! cargo bench --bench combine
+//! ```
+//!
+//! Two sets of parts made of real synthetic EOBs, 10 beneficiaries a part:
+//! "regular" (full EOBs, about 440 KB a part, 64 MiB in all) and "small" (one
+//! small EOB per beneficiary, about 7.5 KB a part, 2,000 parts). Each iteration
+//! copies every part into a freshly truncated output (the truncation is not
+//! timed), without fsync: that is the same for both, and `side_by_side` measures
+//! whole aggregations.
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use claims_aggregator::combine::combine_parts;
+use claims_aggregator::{synthetic, FileKind, JobLayout, SyntheticConfig, SyntheticSource, MIB};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+/// Buffers of the baseline copy: what coreutils `cat` uses.
+const COPY_BUFFER: usize = 128 * 1024;
+/// Beneficiaries per part, as the default batch size.
+const BATCH: u64 = 10;
+
+/// Writes parts of `BATCH` beneficiaries each into `dir` until `bytes` are
+/// written or `max_parts` parts made; returns them and their total size.
+fn make_parts(dir: &Path, small_eobs: bool, bytes: u64, max_parts: u64) -> (Vec<PathBuf>, u64) {
+    fs::create_dir_all(dir).unwrap();
+    let source = SyntheticSource::new(SyntheticConfig {
+        seed: 5,
+        small_eobs,
+        ..SyntheticConfig::default()
+    });
+    let (mut parts, mut total) = (Vec::new(), 0);
+    let mut batch = 0;
+    while total < bytes && batch < max_parts {
+        let mut body = Vec::new();
+        for i in batch * BATCH..(batch + 1) * BATCH {
+            for eob in source.generate(&synthetic::beneficiary_id(i)).unwrap() {
+                body.extend_from_slice(eob.as_str().as_bytes());
+                body.push(b'\n');
+            }
+        }
+        let path = dir.join(JobLayout::part_name(batch + 1, FileKind::Data));
+        fs::write(&path, &body).unwrap();
+        total += body.len() as u64;
+        parts.push(path);
+        batch += 1;
+    }
+    (parts, total)
+}
+
+/// The baseline: bytes through user space with a `BufReader` per part and one
+/// `BufWriter`, as `cat` does.
+fn buffered_copy(parts: &[PathBuf], out: &File) -> io::Result<u64> {
+    let mut writer = BufWriter::with_capacity(COPY_BUFFER, out);
+    let mut total = 0;
+    for part in parts {
+        let mut reader = BufReader::with_capacity(COPY_BUFFER, File::open(part)?);
+        loop {
+            let chunk = reader.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            writer.write_all(chunk)?;
+            let n = chunk.len();
+            reader.consume(n);
+            total += n as u64;
+        }
+    }
+    writer.flush()?;
+    Ok(total)
+}
+
+fn combining(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let cancel = AtomicBool::new(false);
+    for (label, small, bytes, max_parts) in [
+        ("regular", false, 64 * MIB, u64::MAX),
+        ("small", true, u64::MAX, 2_000),
+    ] {
+        let (parts, total) = make_parts(&dir.path().join(label), small, bytes, max_parts);
+        let out_path = dir.path().join(format!("{label}.out"));
+        // Warm the page cache, and check that both sides write the same bytes.
+        let out = File::create(&out_path).unwrap();
+        assert_eq!(buffered_copy(&parts, &out).unwrap(), total);
+
+        let mut group = c.benchmark_group(format!("combine/{label}"));
+        group
+            .throughput(Throughput::Bytes(total))
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3));
+        // Truncating the previous output (freeing its pages) is setup, not timed.
+        let truncated = || File::create(&out_path).unwrap();
+        group.bench_function("combine_parts", |b| {
+            b.iter_batched(
+                truncated,
+                |mut out| combine_parts(&parts, &mut out, &out_path, &cancel).unwrap(),
+                BatchSize::PerIteration,
+            )
+        });
+        group.bench_function("buffered_copy", |b| {
+            b.iter_batched(
+                truncated,
+                |out| buffered_copy(&parts, &out).unwrap(),
+                BatchSize::PerIteration,
+            )
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, combining);
+criterion_main!(benches);
