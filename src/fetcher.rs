@@ -15,13 +15,17 @@
 //!   [`BatchOutcome::Lost`], sent from `Drop`.
 //!
 //! It handles [`Cancel`]: it stops at once, its unfinished parts are left in
-//! `streaming/` for the supervisor to remove.
+//! `streaming/` for the supervisor to remove — unless its parts are being
+//! finished on a blocking thread: then it answers once that work has ended (the
+//! work sees the cancel flag and discards the parts), so that no file operation
+//! of a stopped job outlives the stop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use futures::channel::oneshot;
 
 use crate::aggregator::{Cancel, FileFinished};
 use crate::error::{Error, Result};
@@ -58,6 +62,10 @@ pub struct BatchFetcher {
     cx: FetcherContext,
     /// `BatchDone` was sent (or must not be: the job is cancelled).
     reported: bool,
+    /// Set while the parts are finished on a blocking thread.
+    finishing: Arc<AtomicBool>,
+    /// `Cancel`s waiting for that work to end.
+    stop_waiters: Vec<oneshot::Sender<()>>,
 }
 
 impl BatchFetcher {
@@ -68,6 +76,8 @@ impl BatchFetcher {
             beneficiaries,
             cx,
             reported: false,
+            finishing: Arc::new(AtomicBool::new(false)),
+            stop_waiters: Vec::new(),
         }
     }
 
@@ -120,6 +130,7 @@ async fn fetch_batch(
     batch: u64,
     beneficiaries: Vec<String>,
     cx: FetcherContext,
+    finishing: Arc<AtomicBool>,
 ) -> Result<BatchStats> {
     let mut stats = BatchStats::default();
     let mut data = PartWriter::create(&cx.layout, batch, FileKind::Data)?;
@@ -179,6 +190,7 @@ async fn fetch_batch(
         stats.processed += 1;
     }
     let cancel = cx.cancel.clone();
+    finishing.store(true, Ordering::Relaxed);
     let finished = actix_rt::task::spawn_blocking(move || -> Result<Vec<FinishedPart>> {
         let mut done = Vec::with_capacity(2);
         for part in errors.into_iter().chain(Some(data)) {
@@ -258,6 +270,7 @@ impl Actor for BatchFetcher {
             self.batch,
             std::mem::take(&mut self.beneficiaries),
             self.cx.clone(),
+            self.finishing.clone(),
         );
         ctx.spawn(work.into_actor(self).map(|result, act, ctx| {
             act.report(match result {
@@ -265,6 +278,9 @@ impl Actor for BatchFetcher {
                 Err(Error::Cancelled) => BatchOutcome::Cancelled,
                 Err(e) => BatchOutcome::Failed(Arc::new(e)),
             });
+            for waiter in act.stop_waiters.drain(..) {
+                let _ = waiter.send(());
+            }
             ctx.stop();
         }));
     }
@@ -277,11 +293,19 @@ impl Drop for BatchFetcher {
 }
 
 impl Handler<Cancel> for BatchFetcher {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _: Cancel, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: Cancel, ctx: &mut Context<Self>) -> Self::Result {
         self.cx.cancel.store(true, Ordering::Relaxed);
         self.reported = true;
-        ctx.stop();
+        if !self.finishing.load(Ordering::Relaxed) {
+            ctx.stop();
+            return Box::pin(async {});
+        }
+        let (tx, rx) = oneshot::channel();
+        self.stop_waiters.push(tx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
     }
 }

@@ -443,9 +443,12 @@ impl JobSupervisor {
         log::info!("job {}: stopping ({status:?})", self.config.job_id());
         self.phase = Phase::Stopping;
         self.cancel.store(true, Ordering::Relaxed);
-        for (_, batch) in self.live.drain() {
-            batch.fetcher.do_send(Cancel);
-        }
+        // Each fetcher answers once no file work of its own is running.
+        let fetchers: Vec<_> = self
+            .live
+            .drain()
+            .map(|(_, batch)| batch.fetcher.send(Cancel))
+            .collect();
         if let Some(started) = self.fetch_started {
             if self.timings.fetch == 0 {
                 self.timings.fetch = started.elapsed().as_millis() as u64;
@@ -454,6 +457,7 @@ impl JobSupervisor {
         let aggregator = self.aggregator.take();
         let layout = self.layout.clone();
         let work = async move {
+            futures::future::join_all(fetchers).await;
             if let Some(aggregator) = aggregator {
                 let _ = aggregator.send(Cancel).await;
             }
