@@ -518,3 +518,51 @@ fn an_unfinished_export_resumes_after_a_restart() {
         assert_eq!(seen, expected, "nothing lost across the restart");
     });
 }
+
+#[actix::test]
+async fn several_exports_run_at_once() {
+    let root = tempfile::tempdir().unwrap();
+    let args = job_args(
+        root.path(),
+        &[
+            "--beneficiaries",
+            "200",
+            "--latency-ms",
+            "1",
+            "--max-bytes",
+            "500000",
+        ],
+    );
+    let source = args.synthetic().unwrap();
+    let base = serve(service::Exports::start(args.clone()).unwrap());
+    let first = kick_off(&base, "/Group/Z9000/$export").await;
+    let second = kick_off(&base, "/Group/Z9001/$export").await;
+    let urls: Vec<String> = [first, second]
+        .iter()
+        .map(|r| r.headers()["content-location"].to_str().unwrap().to_owned())
+        .collect();
+    assert_ne!(urls[0], urls[1]);
+    // Both run side by side: the second is still running when the first is polled.
+    assert_eq!(
+        client().get(&urls[1]).send().await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    let expected: HashSet<String> = args
+        .beneficiary_ids()
+        .flat_map(|id| source.eob_ids(&id))
+        .collect();
+    for (url, contract) in urls.iter().zip(["Z9000", "Z9001"]) {
+        let manifest = json(poll(url).await).await;
+        let eobs = download_all(&manifest, "output").await;
+        let seen: HashSet<String> = eobs
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(eobs.len(), expected.len());
+        assert_eq!(seen, expected);
+        assert!(manifest["output"][0]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{contract}_0001.ndjson")));
+    }
+}
