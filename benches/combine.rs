@@ -15,19 +15,17 @@
 //! whole aggregations.
 
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use claims_aggregator::combine::combine_parts;
-use claims_aggregator::{synthetic, FileKind, JobLayout, SyntheticConfig, SyntheticSource, MIB};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use claims_aggregator::{FileKind, JobLayout, SyntheticConfig, SyntheticSource, MIB};
+#[path = "support/mod.rs"]
+mod support;
 
-/// Buffers of the baseline copy: what coreutils `cat` uses.
-const COPY_BUFFER: usize = 128 * 1024;
-/// Beneficiaries per part, as the default batch size.
-const BATCH: u64 = 10;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use support::{batch_body, buffered_copy};
 
 /// Writes parts of `BATCH` beneficiaries each into `dir` until `bytes` are
 /// written or `max_parts` parts made; returns them and their total size.
@@ -41,13 +39,7 @@ fn make_parts(dir: &Path, small_eobs: bool, bytes: u64, max_parts: u64) -> (Vec<
     let (mut parts, mut total) = (Vec::new(), 0);
     let mut batch = 0;
     while total < bytes && batch < max_parts {
-        let mut body = Vec::new();
-        for i in batch * BATCH..(batch + 1) * BATCH {
-            for eob in source.generate(&synthetic::beneficiary_id(i)).unwrap() {
-                body.extend_from_slice(eob.as_str().as_bytes());
-                body.push(b'\n');
-            }
-        }
+        let body = batch_body(&source, batch);
         let path = dir.join(JobLayout::part_name(batch + 1, FileKind::Data));
         fs::write(&path, &body).unwrap();
         total += body.len() as u64;
@@ -55,28 +47,6 @@ fn make_parts(dir: &Path, small_eobs: bool, bytes: u64, max_parts: u64) -> (Vec<
         batch += 1;
     }
     (parts, total)
-}
-
-/// The baseline: bytes through user space with a `BufReader` per part and one
-/// `BufWriter`, as `cat` does.
-fn buffered_copy(parts: &[PathBuf], out: &File) -> io::Result<u64> {
-    let mut writer = BufWriter::with_capacity(COPY_BUFFER, out);
-    let mut total = 0;
-    for part in parts {
-        let mut reader = BufReader::with_capacity(COPY_BUFFER, File::open(part)?);
-        loop {
-            let chunk = reader.fill_buf()?;
-            if chunk.is_empty() {
-                break;
-            }
-            writer.write_all(chunk)?;
-            let n = chunk.len();
-            reader.consume(n);
-            total += n as u64;
-        }
-    }
-    writer.flush()?;
-    Ok(total)
 }
 
 fn combining(c: &mut Criterion) {

@@ -18,11 +18,13 @@ use std::time::Duration;
 
 use claims_aggregator::config::DEFAULT_MAX_BYTES;
 use claims_aggregator::select::{greedy_select, plan_all, select};
-use claims_aggregator::{synthetic, SyntheticConfig, SyntheticSource};
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+use claims_aggregator::{SyntheticConfig, SyntheticSource};
+#[path = "support/mod.rs"]
+mod support;
 
-/// Beneficiaries per part, as the default batch size.
-const BATCH: u64 = 10;
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+use support::{batch_body, resample};
+
 /// Distinct batches whose sizes are resampled.
 const BATCHES: u64 = 300;
 
@@ -34,26 +36,7 @@ fn batch_sizes(small_eobs: bool) -> Vec<u64> {
         ..SyntheticConfig::default()
     });
     (0..BATCHES)
-        .map(|batch| {
-            (batch * BATCH..(batch + 1) * BATCH)
-                .flat_map(|i| source.generate(&synthetic::beneficiary_id(i)).unwrap())
-                .map(|eob| eob.len() as u64 + 1)
-                .sum()
-        })
-        .collect()
-}
-
-/// `n` sizes drawn from `base` (xorshift, fixed seed), with a little jitter so
-/// that equal sizes do not make the search artificially easy.
-fn resample(base: &[u64], n: usize) -> Vec<u64> {
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    (0..n)
-        .map(|i| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            base[(state % base.len() as u64) as usize] + (i as u64 % 97)
-        })
+        .map(|batch| batch_body(&source, batch).len() as u64)
         .collect()
 }
 

@@ -40,8 +40,11 @@
 //! `target/side_by_side/`. `--out DIR` writes them elsewhere.
 //! `SIDE_BY_SIDE_DIR` chooses the scratch location (default: the temp dir).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
@@ -55,6 +58,7 @@ use claims_aggregator::{
     run_job, synthetic, Aggregator, Cancel, FileFinished, FileKind, JobConfig, JobLayout,
     JobReport, StreamingClosed, SyntheticConfig, SyntheticSource, MIB,
 };
+use support::{batch_body, buffered_copy, resample};
 
 /// Set in a child process: run one memory job and report.
 const CHILD_ENV: &str = "SIDE_BY_SIDE_CHILD";
@@ -67,13 +71,9 @@ const CHILD_RESULT: &str = "side-by-side-result";
 /// Scratch location override.
 const SCRATCH_ENV: &str = "SIDE_BY_SIDE_DIR";
 
-/// Buffer of the baseline copy: what coreutils `cat` uses.
-const COPY_BUFFER: usize = 128 * 1024;
 /// Buffer of the one-`BufWriter` write baseline: large writes are the fastest
 /// way into the page cache, so this is the strict I/O bound.
 const WRITE_BUFFER: usize = 1024 * 1024;
-/// Beneficiaries per part, as the default batch size.
-const BATCH: u64 = 10;
 /// Seed of every synthetic claim in this harness.
 const SEED: u64 = 5;
 /// Slack over the `n log n` growth before target 7 counts as missed.
@@ -458,48 +458,11 @@ impl Fixtures {
     }
 }
 
-/// The NDJSON of one batch of `BATCH` beneficiaries.
-fn batch_body(source: &SyntheticSource, batch: u64) -> Vec<u8> {
-    let mut body = Vec::new();
-    for i in batch * BATCH..(batch + 1) * BATCH {
-        for eob in source
-            .generate(&synthetic::beneficiary_id(i))
-            .expect("no failures configured")
-        {
-            body.extend_from_slice(eob.as_str().as_bytes());
-            body.push(b'\n');
-        }
-    }
-    body
-}
-
 fn write_part(dir: &Path, batch: u64, body: &[u8]) -> PathBuf {
     fs::create_dir_all(dir).expect("create the fixture directory");
     let path = dir.join(JobLayout::part_name(batch + 1, FileKind::Data));
     fs::write(&path, body).expect("write a fixture part");
     path
-}
-
-/// The baseline copy: every part through a `BufReader` into one `BufWriter`,
-/// 128 KiB each, bytes through user space, as `cat parts > out`.
-fn buffered_copy(parts: &[PathBuf], out: &File) -> io::Result<u64> {
-    let mut writer = BufWriter::with_capacity(COPY_BUFFER, out);
-    let mut total = 0;
-    for part in parts {
-        let mut reader = BufReader::with_capacity(COPY_BUFFER, File::open(part)?);
-        loop {
-            let chunk = reader.fill_buf()?;
-            if chunk.is_empty() {
-                break;
-            }
-            writer.write_all(chunk)?;
-            let n = chunk.len();
-            reader.consume(n);
-            total += n as u64;
-        }
-    }
-    writer.flush()?;
-    Ok(total)
 }
 
 // ---------------------------------------------------------------------------
@@ -1360,17 +1323,7 @@ fn part_sizes(n: usize) -> Vec<u64> {
     let base: Vec<u64> = (0..400)
         .map(|batch| batch_body(&source, batch).len() as u64)
         .collect();
-    // Shuffled repeats of the real distribution, with a little jitter so that
-    // equal sizes do not make the search artificially easy.
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    (0..n)
-        .map(|i| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            base[(state as usize) % base.len()] + (i as u64 % 97)
-        })
-        .collect()
+    resample(&base, n)
 }
 
 /// Median seconds per call, over at least 200 ms or 5 calls.

@@ -439,6 +439,20 @@ mod tests {
         (root, layout)
     }
 
+    fn step(
+        layout: &JobLayout,
+        kind: FileKind,
+        number: Option<u32>,
+        parts: Vec<PathBuf>,
+    ) -> AggregationStep {
+        AggregationStep {
+            layout: layout.clone(),
+            kind,
+            number,
+            parts,
+        }
+    }
+
     fn part(layout: &JobLayout, name: &str, body: &[u8]) -> PathBuf {
         let p = layout.finished().join(name);
         fs::write(&p, body).unwrap();
@@ -453,12 +467,7 @@ mod tests {
             part(&layout, "tmp_000002.ndjson", b""),
             part(&layout, "tmp_000003.ndjson", b"\xff\xfe raw bytes\n"),
         ];
-        let step = AggregationStep {
-            layout: layout.clone(),
-            kind: FileKind::Data,
-            number: Some(1),
-            parts,
-        };
+        let step = step(&layout, FileKind::Data, Some(1), parts);
         let output = step.run(&AtomicBool::new(false)).unwrap().unwrap();
         let body = fs::read(layout.output(FileKind::Data, 1)).unwrap();
         assert_eq!(body, b"{\"a\":1}\n{\"a\":2}\n\xff\xfe raw bytes\n");
@@ -554,12 +563,7 @@ mod tests {
                 )
             })
             .collect();
-        let step = AggregationStep {
-            layout: layout.clone(),
-            kind: FileKind::Data,
-            number: Some(1),
-            parts,
-        };
+        let step = step(&layout, FileKind::Data, Some(1), parts);
         let output = step.run(&AtomicBool::new(false)).unwrap().unwrap();
         assert_eq!(output.records, count as u64);
         assert!(!layout.claim_dir(FileKind::Data, 1).exists());
@@ -570,12 +574,7 @@ mod tests {
     fn empty_groups_are_dropped_without_output() {
         let (_root, layout) = setup();
         let parts = vec![part(&layout, "tmp_000001_error.ndjson", b"")];
-        let step = AggregationStep {
-            layout: layout.clone(),
-            kind: FileKind::Error,
-            number: None,
-            parts,
-        };
+        let step = step(&layout, FileKind::Error, None, parts);
         assert_eq!(step.run(&AtomicBool::new(false)).unwrap(), None);
         assert_eq!(
             fs::read_dir(layout.job_dir()).unwrap().count(),
@@ -591,12 +590,7 @@ mod tests {
     fn a_cancelled_step_leaves_no_temp_and_keeps_parts() {
         let (_root, layout) = setup();
         let parts = vec![part(&layout, "tmp_000001.ndjson", b"x\n")];
-        let step = AggregationStep {
-            layout: layout.clone(),
-            kind: FileKind::Data,
-            number: Some(1),
-            parts,
-        };
+        let step = step(&layout, FileKind::Data, Some(1), parts);
         let err = step.run(&AtomicBool::new(true)).unwrap_err();
         assert!(matches!(err, Error::Cancelled));
         assert!(!layout.temp_output(FileKind::Data, 1).exists());
@@ -611,50 +605,33 @@ mod tests {
     fn a_missing_part_names_its_path() {
         let (_root, layout) = setup();
         let parts = vec![layout.finished().join("tmp_000009.ndjson")];
-        let step = AggregationStep {
-            layout: layout.clone(),
-            kind: FileKind::Data,
-            number: Some(1),
-            parts,
-        };
+        let step = step(&layout, FileKind::Data, Some(1), parts);
         let err = step.run(&AtomicBool::new(false)).unwrap_err().to_string();
         assert!(
             err.contains("claim part") && err.contains("tmp_000009.ndjson"),
             "{err}"
         );
     }
-}
-
-#[cfg(test)]
-mod gzip_tests {
-    use super::*;
-    use std::io::Read;
 
     #[test]
     fn gzipped_outputs_describe_the_uncompressed_ndjson() {
-        let root = tempfile::tempdir().unwrap();
-        let layout =
-            JobLayout::new(root.path().join("J"), "streaming", "finished", "Z9000").with_gzip(true);
-        fs::create_dir_all(layout.finished()).unwrap();
-        let mut parts = Vec::new();
-        for (i, body) in [&b"{\"a\":1}\n"[..], b"", b"{\"b\":2}"].iter().enumerate() {
-            let p = layout.finished().join(format!("tmp_{i:06}.ndjson"));
-            fs::write(&p, body).unwrap();
-            parts.push(p);
-        }
-        let step = AggregationStep {
-            layout: layout.clone(),
-            kind: FileKind::Data,
-            number: Some(1),
-            parts,
-        };
+        let (_root, layout) = setup();
+        let layout = layout.with_gzip(true);
+        let parts: Vec<PathBuf> = [&b"{\"a\":1}\n"[..], b"", b"{\"b\":2}"]
+            .iter()
+            .enumerate()
+            .map(|(i, body)| part(&layout, &format!("tmp_{i:06}.ndjson"), body))
+            .collect();
+        let step = step(&layout, FileKind::Data, Some(1), parts);
         let output = step.run(&AtomicBool::new(false)).unwrap().unwrap();
         assert_eq!(output.file, "Z9000_0001.ndjson.gz");
         let path = layout.output(FileKind::Data, 1);
         let mut plain = Vec::new();
-        MultiGzDecoder::new(File::open(&path).unwrap())
-            .read_to_end(&mut plain)
-            .unwrap();
+        io::Read::read_to_end(
+            &mut MultiGzDecoder::new(File::open(&path).unwrap()),
+            &mut plain,
+        )
+        .unwrap();
         assert_eq!(plain, b"{\"a\":1}\n{\"b\":2}\n");
         assert_eq!((output.bytes, output.records), (16, 2));
         assert_eq!(output.sha256, hex::encode(Sha256::digest(&plain)));
