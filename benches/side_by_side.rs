@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 
 use actix::Actor;
 use claims_aggregator::combine::{combine_parts, AggregationStep};
+use claims_aggregator::part_names::PartNames;
 use claims_aggregator::select::{greedy_select, plan_all, select};
 use claims_aggregator::{
     run_job, synthetic, Aggregator, Cancel, FileFinished, FileKind, JobConfig, JobLayout,
@@ -1116,7 +1117,11 @@ fn finalize_directly(layout: &JobLayout, parts: &[PathBuf], max_bytes: u64) -> D
             layout: layout.clone(),
             kind: FileKind::Data,
             number: Some(n as u32 + 1),
-            parts: group.iter().map(|&i| linked[i].clone()).collect(),
+            parts: PartNames::from_names(
+                group
+                    .iter()
+                    .map(|&i| linked[i].file_name().unwrap().to_str().unwrap()),
+            ),
         };
         step.run(&cancel).unwrap();
     }

@@ -29,8 +29,7 @@
 //! ([`Aggregator::watch`]) it also scans `finished/` every poll interval, for parts
 //! written by other processes, and closes itself when `streaming/` is gone.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::PathBuf;
@@ -41,14 +40,16 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
-use crate::combine::AggregationStep;
+use crate::combine::{AggregationStep, StepBuffers};
 use crate::config::JobConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::fault::fault_point;
 use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX};
+use crate::part_names::PartNames;
 use crate::report::{JobOutput, ProgressCounters};
 use crate::select;
 use crate::supervisor::AggregatorEvent;
+use crate::waiting::WaitingParts;
 
 /// A part was moved into `finished/` and waits for aggregation.
 #[derive(Debug, Clone, Message)]
@@ -81,20 +82,15 @@ pub struct AwaitCompletion;
 #[rtype(result = "()")]
 pub struct Cancel;
 
-/// A part waiting in `finished/`: its file name there and its size. Names, not
-/// paths, keep the waiting list small (tens of thousands of parts may wait when
-/// outputs are large).
-#[derive(Debug, Clone)]
-struct Waiting {
-    name: Box<str>,
-    bytes: u64,
-}
+/// A group of parts of one kind for one output, and their bytes.
+type Group = (FileKind, PartNames, u64);
 
 /// What one scan of the job directory found.
 #[derive(Debug, Default)]
 struct Scan {
     streaming_exists: bool,
-    parts: Vec<(FileKind, Waiting)>,
+    /// Parts in `finished/`: kind, name, bytes.
+    parts: Vec<(FileKind, String, u64)>,
     strays: Vec<String>,
     highest_output: [u32; 2],
 }
@@ -105,12 +101,12 @@ pub struct Aggregator {
     layout: JobLayout,
     max_bytes: u64,
     trigger_bytes: u64,
-    /// Parts waiting, per kind (index by `kind as usize`): name → bytes. Keyed
-    /// by name so that a part announced twice (message and scan) counts once.
-    waiting: [HashMap<Box<str>, u64>; 2],
-    waiting_bytes: [u64; 2],
+    /// Parts waiting, per kind (index by `kind as usize`).
+    waiting: [WaitingParts; 2],
     /// Groups packed at close, made one after the other.
-    planned: VecDeque<(FileKind, Vec<Waiting>)>,
+    planned: VecDeque<Group>,
+    /// Lent to each step in turn (`None` while one runs); allocated by the first.
+    buffers: Option<StepBuffers>,
     next_number: [u32; 2],
     /// A blocking job (scan or combine) is running.
     busy: bool,
@@ -135,9 +131,9 @@ impl Aggregator {
             layout: config.layout(),
             max_bytes: config.max_bytes(),
             trigger_bytes: config.trigger_bytes(),
-            waiting: [HashMap::new(), HashMap::new()],
-            waiting_bytes: [0; 2],
+            waiting: FileKind::ALL.map(WaitingParts::new),
             planned: VecDeque::new(),
+            buffers: None,
             next_number: [1; 2],
             busy: false,
             adopted: false,
@@ -177,61 +173,26 @@ impl Aggregator {
         self.cancel.load(Ordering::Relaxed)
     }
 
-    fn adopt(&mut self, kind: FileKind, part: Waiting) {
-        if let Entry::Vacant(slot) = self.waiting[kind as usize].entry(part.name) {
-            slot.insert(part.bytes);
-            self.waiting_bytes[kind as usize] += part.bytes;
-        }
-    }
-
-    /// The waiting parts of `kind`, in a fixed order, and their sizes.
-    fn snapshot(&self, kind: FileKind) -> (Vec<&str>, Vec<u64>) {
-        self.waiting[kind as usize]
-            .iter()
-            .map(|(name, &bytes)| (&**name, bytes))
-            .unzip()
-    }
-
-    /// Takes the named parts out of the waiting list of `kind`.
-    fn take(&mut self, kind: FileKind, names: Vec<Box<str>>) -> Vec<Waiting> {
-        names
-            .into_iter()
-            .map(|name| {
-                let bytes = self.waiting[kind as usize]
-                    .remove(&name)
-                    .expect("a picked part is waiting");
-                self.waiting_bytes[kind as usize] -= bytes;
-                Waiting { name, bytes }
-            })
-            .collect()
-    }
-
     /// The next group to combine, if any is due.
-    fn next_group(&mut self) -> Option<(FileKind, Vec<Waiting>)> {
+    fn next_group(&mut self) -> Option<Group> {
         if let Some(group) = self.planned.pop_front() {
             return Some(group);
         }
         for kind in FileKind::ALL {
-            if select::should_aggregate(self.waiting_bytes[kind as usize], self.trigger_bytes) {
-                let (names, sizes) = self.snapshot(kind);
-                let picked: Vec<Box<str>> = select::select(&sizes, self.max_bytes)
-                    .into_iter()
-                    .map(|i| names[i].into())
-                    .collect();
-                return Some((kind, self.take(kind, picked)));
+            let waiting = &mut self.waiting[kind as usize];
+            if select::should_aggregate(waiting.bytes(), self.trigger_bytes) {
+                let (parts, bytes) = waiting.take_selection(self.max_bytes);
+                return Some((kind, parts, bytes));
             }
         }
         if self.closed {
             for kind in FileKind::ALL {
-                let (names, sizes) = self.snapshot(kind);
-                let plan: Vec<Vec<Box<str>>> = select::plan_all(&sizes, self.max_bytes)
-                    .into_iter()
-                    .map(|group| group.into_iter().map(|i| names[i].into()).collect())
-                    .collect();
-                for group in plan {
-                    let group = self.take(kind, group);
-                    self.planned.push_back((kind, group));
-                }
+                let groups = self.waiting[kind as usize].take_all(self.max_bytes);
+                self.planned.extend(
+                    groups
+                        .into_iter()
+                        .map(|(parts, bytes)| (kind, parts, bytes)),
+                );
             }
             return self.planned.pop_front();
         }
@@ -250,15 +211,14 @@ impl Aggregator {
         if !self.adopted {
             return;
         }
-        if let Some((kind, group)) = self.next_group() {
-            self.start_combine(kind, group, ctx);
+        if let Some(group) = self.next_group() {
+            self.start_combine(group, ctx);
         } else if self.closed {
             self.start_removing_finished(ctx);
         }
     }
 
-    fn start_combine(&mut self, kind: FileKind, group: Vec<Waiting>, ctx: &mut Context<Self>) {
-        let bytes: u64 = group.iter().map(|w| w.bytes).sum();
+    fn start_combine(&mut self, (kind, parts, bytes): Group, ctx: &mut Context<Self>) {
         let number = (bytes > 0).then(|| {
             let n = self.next_number[kind as usize];
             self.next_number[kind as usize] += 1;
@@ -268,20 +228,26 @@ impl Aggregator {
             layout: self.layout.clone(),
             kind,
             number,
-            parts: group
-                .iter()
-                .map(|w| self.layout.finished().join(&*w.name))
-                .collect(),
+            parts,
         };
         log::debug!(
             "aggregating {} {kind} parts ({bytes} bytes) into {number:?}",
             step.parts.len()
         );
         let cancel = self.cancel.clone();
+        let buffers = self.buffers.take();
         self.busy = true;
-        let work = actix_rt::task::spawn_blocking(move || step.run(&cancel));
+        let work = actix_rt::task::spawn_blocking(move || {
+            let mut buffers = buffers.unwrap_or_default();
+            let made = step.run_with(&cancel, &mut buffers);
+            (made, buffers)
+        });
         ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
             act.busy = false;
+            let joined = joined.map(|(made, buffers)| {
+                act.buffers = Some(buffers);
+                made
+            });
             match flatten(joined, "aggregation") {
                 Ok(Some(output)) => act.published(output),
                 Ok(None) => {}
@@ -390,8 +356,8 @@ impl Aggregator {
                 );
             }
         }
-        for (kind, part) in scan.parts {
-            self.adopt(kind, part);
+        for (kind, name, bytes) in scan.parts {
+            self.waiting[kind as usize].adopt(&name, bytes);
         }
         if self.poll.is_some() && !scan.streaming_exists {
             self.closed = true;
@@ -448,13 +414,7 @@ fn scan(layout: &JobLayout) -> Result<Scan> {
                 let meta = entry.metadata().at("stat", &entry.path())?;
                 // A part's name is UTF-8; any other name is not one of ours.
                 match FileKind::of_part(&name).filter(|_| file_name.to_str().is_some()) {
-                    Some(kind) if meta.is_file() => scan.parts.push((
-                        kind,
-                        Waiting {
-                            name: name.into(),
-                            bytes: meta.len(),
-                        },
-                    )),
+                    Some(kind) if meta.is_file() => scan.parts.push((kind, name, meta.len())),
                     _ if name.starts_with(CLAIM_PREFIX) && meta.is_dir() => {}
                     _ => scan.strays.push(name),
                 }
@@ -497,16 +457,13 @@ impl Handler<FileFinished> for Aggregator {
         }
         let in_finished = msg.path.parent() == Some(self.layout.finished());
         match msg.path.file_name().and_then(|n| n.to_str()) {
-            Some(name) if in_finished => self.adopt(
-                msg.kind,
-                Waiting {
-                    name: name.into(),
-                    bytes: msg.bytes,
-                },
-            ),
+            Some(name) if in_finished && FileKind::of_part(name) == Some(msg.kind) => {
+                self.waiting[msg.kind as usize].adopt(name, msg.bytes);
+            }
             _ => log::error!(
-                "ignoring FileFinished for {}: not a part in {}",
+                "ignoring FileFinished for {}: not a {} part in {}",
                 msg.path.display(),
+                msg.kind,
                 self.layout.finished().display()
             ),
         }

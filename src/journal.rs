@@ -6,43 +6,86 @@
 //! and checksum. A line that does not end in `\n` was torn by a crash before its
 //! fsync completed, and so before its output was renamed: readers ignore it.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
 use crate::layout::{FileKind, JobLayout};
+use crate::part_names::PartNames;
 use crate::report::JobOutput;
 
-/// One journal line: an aggregation step and the parts it consumed.
+/// Buffer between a journal line's serialisation and the file.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// One journal line: an aggregation step and the parts it consumed. Borrows
+/// the parts when written (an output may consume tens of thousands), owns them
+/// when read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JournalEntry {
+pub struct JournalEntry<'a> {
     /// The kind of the parts.
     pub kind: FileKind,
     /// The output made from them; `None` when every part was empty and was
     /// dropped without an output.
     pub output: Option<JobOutput>,
     /// Names of the consumed parts.
-    pub parts: Vec<String>,
+    pub parts: Cow<'a, PartNames>,
 }
 
 /// Appends `entry` to the journal at `path` and makes it durable.
-pub fn append(path: &Path, entry: &JournalEntry) -> Result<()> {
-    let mut line = serde_json::to_vec(entry).expect("journal entries always serialise");
-    line.push(b'\n');
+///
+/// The line is serialised straight into the file through a buffer (it may
+/// name tens of thousands of parts). A torn last line, left by a crash, is cut
+/// off first so that the new line starts a line of its own; a failed append
+/// cuts its own partial line off again.
+pub fn append(path: &Path, entry: &JournalEntry<'_>) -> Result<()> {
     let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
         .create(true)
-        .append(true)
+        .truncate(false)
         .open(path)
         .at("open journal", path)?;
-    file.write_all(&line).at("write journal", path)?;
-    file.sync_data().at("fsync journal", path)
+    let end = complete_length(&mut file).at("read journal", path)?;
+    let written = write_line(&mut file, end, entry).and_then(|()| file.sync_data());
+    if written.is_err() {
+        let _ = file.set_len(end);
+    }
+    written.at("write journal", path)
+}
+
+/// Writes `entry` and a newline at `offset`, which becomes the file's end.
+fn write_line(file: &mut File, offset: u64, entry: &JournalEntry<'_>) -> io::Result<()> {
+    file.set_len(offset)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, &*file);
+    serde_json::to_writer(&mut out, entry)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Length of the journal up to and including its last `\n`.
+fn complete_length(file: &mut File) -> io::Result<u64> {
+    let mut end = file.metadata()?.len();
+    let mut chunk = [0u8; 4096];
+    while end > 0 {
+        let from = end.saturating_sub(chunk.len() as u64);
+        let chunk = &mut chunk[..(end - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(chunk)?;
+        if let Some(last) = memchr::memrchr(b'\n', chunk) {
+            return Ok(from + last as u64 + 1);
+        }
+        end = from;
+    }
+    Ok(0)
 }
 
 /// Every complete entry of the journal at `path`; none when it does not exist.
-pub fn read(path: &Path) -> Result<Vec<JournalEntry>> {
+pub fn read(path: &Path) -> Result<Vec<JournalEntry<'static>>> {
     read_as(path)
 }
 
@@ -120,7 +163,7 @@ pub fn remove(layout: &JobLayout) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn entry(n: u32) -> JournalEntry {
+    fn entry(n: u32) -> JournalEntry<'static> {
         JournalEntry {
             kind: FileKind::Data,
             output: Some(JobOutput {
@@ -131,7 +174,7 @@ mod tests {
                 sha256: "ab".into(),
                 compressed_bytes: None,
             }),
-            parts: vec!["tmp_000001.ndjson".into()],
+            parts: Cow::Owned(PartNames::from_names(["tmp_000001.ndjson", "tmp_x.ndjson"])),
         }
     }
 
@@ -145,6 +188,21 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"kind\":\"da").unwrap();
         assert_eq!(read(&path).unwrap(), vec![entry(1), entry(2)]);
+    }
+
+    #[test]
+    fn an_append_after_a_torn_tail_cuts_it_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".journal");
+        append(&path, &entry(1)).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&[b'x'; 10_000]).unwrap();
+        append(&path, &entry(2)).unwrap();
+        assert_eq!(read(&path).unwrap(), vec![entry(1), entry(2)]);
+        // A journal that is nothing but a torn line.
+        std::fs::write(&path, b"{\"kind\"").unwrap();
+        append(&path, &entry(3)).unwrap();
+        assert_eq!(read(&path).unwrap(), vec![entry(3)]);
     }
 
     #[test]

@@ -58,6 +58,7 @@
 //! | [`config`] | [`JobConfig`]: builder, AB2D's defaults, validation |
 //! | [`layout`] | [`JobLayout`]: every path and file name of the protocol, [`FileKind`] |
 //! | [`part`] | a part file: written in `streaming/`, fsynced, renamed into `finished/` |
+//! | [`part_names`], [`waiting`] | part names kept compact; the parts waiting for aggregation |
 //! | [`select`] | which waiting parts make the next output (better than AB2D's greedy pass) |
 //! | [`combine`] | one crash-safe aggregation step; plain or gzipped outputs |
 //! | [`journal`] | the append-only job journal that makes the directory self-describing |
@@ -103,11 +104,13 @@ pub mod layout;
 pub mod lock;
 pub mod manifest;
 pub mod part;
+pub mod part_names;
 pub mod recovery;
 pub mod report;
 pub mod select;
 pub mod source;
 pub mod supervisor;
+pub mod waiting;
 
 pub use aggregator::{Aggregator, AwaitCompletion, Cancel, FileFinished, StreamingClosed};
 pub use config::{JobConfig, JobConfigBuilder, MIB};

@@ -182,7 +182,7 @@ fn recover(layout: &JobLayout) -> Result<JobState> {
                 entry
                     .parts
                     .iter()
-                    .filter_map(|p| JobLayout::batch_of_part(p)),
+                    .filter_map(|p| JobLayout::batch_of_part(&p)),
             );
         }
     }

@@ -1,0 +1,239 @@
+//! [`WaitingParts`]: the parts of one kind waiting in `finished/`, and the
+//! groups taken from them for outputs.
+//!
+//! The aggregator learns of parts from messages (and from scans of `finished/`)
+//! and must never rescan the directory per message, so it keeps every waiting
+//! part in memory. Tens of thousands wait at once in a large job (the trigger is
+//! `multiplier × max_bytes`, 400 MiB by default, of parts that may be 7.5 KB),
+//! so a part costs twelve bytes here when this crate named it (batch number and
+//! size) and one bit to tell that it is already known, which keeps a part
+//! announced twice (a message and a scan) from being counted twice. Parts named
+//! otherwise (by another writer sharing the job directory) are kept by name.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use crate::layout::FileKind;
+use crate::part_names::PartNames;
+use crate::select;
+
+/// Batch numbers from this one on are kept by name: the bit set that tells
+/// known batches takes a bit for every batch number below the highest, so it
+/// is bounded (8 MiB at most) against a stray part named with a huge number.
+const COMPACT_BATCHES: u32 = 1 << 26;
+
+/// The waiting parts of one kind.
+#[derive(Debug)]
+pub struct WaitingParts {
+    kind: FileKind,
+    /// Batch numbers of the compact parts, and (same index) their sizes.
+    batches: Vec<u32>,
+    batch_bytes: Vec<u64>,
+    /// Bit `b` set: the part of batch `b` is waiting.
+    known_batches: Vec<u64>,
+    /// The other parts, by name, and (same index) their sizes.
+    others: Vec<Box<str>>,
+    other_bytes: Vec<u64>,
+    known_others: HashSet<Box<str>>,
+    bytes: u64,
+}
+
+impl WaitingParts {
+    /// No parts waiting.
+    pub fn new(kind: FileKind) -> Self {
+        WaitingParts {
+            kind,
+            batches: Vec::new(),
+            batch_bytes: Vec::new(),
+            known_batches: Vec::new(),
+            others: Vec::new(),
+            other_bytes: Vec::new(),
+            known_others: HashSet::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Bytes waiting.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Parts waiting.
+    pub fn len(&self) -> usize {
+        self.batches.len() + self.others.len()
+    }
+
+    /// Nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds the part `name` of `bytes` bytes, unless it is already waiting.
+    /// Returns whether it was added.
+    pub fn adopt(&mut self, name: &str, bytes: u64) -> bool {
+        match PartNames::batch_of(name, self.kind).filter(|&b| b < COMPACT_BATCHES) {
+            Some(batch) => {
+                let (word, bit) = (batch as usize / 64, 1u64 << (batch % 64));
+                if word >= self.known_batches.len() {
+                    self.known_batches.resize(word + 1, 0);
+                }
+                if self.known_batches[word] & bit != 0 {
+                    return false;
+                }
+                self.known_batches[word] |= bit;
+                self.batches.push(batch);
+                self.batch_bytes.push(bytes);
+            }
+            None => {
+                if !self.known_others.insert(name.into()) {
+                    return false;
+                }
+                self.others.push(name.into());
+                self.other_bytes.push(bytes);
+            }
+        }
+        self.bytes += bytes;
+        true
+    }
+
+    /// Takes the parts of the next output (see [`select::select`]) and their bytes.
+    pub fn take_selection(&mut self, max_bytes: u64) -> (PartNames, u64) {
+        let picked = select::select(&self.sizes(), max_bytes);
+        self.take(&picked)
+    }
+
+    /// Takes every part, packed into outputs (see [`select::plan_all`]).
+    pub fn take_all(&mut self, max_bytes: u64) -> Vec<(PartNames, u64)> {
+        let plan = select::plan_all(&self.sizes(), max_bytes);
+        let mut groups: Vec<(PartNames, u64)> = plan
+            .iter()
+            .map(|_| (PartNames::new(self.kind), 0))
+            .collect();
+        for (group, picked) in groups.iter_mut().zip(&plan) {
+            for &i in picked {
+                self.copy_into(i, group);
+            }
+        }
+        *self = WaitingParts::new(self.kind);
+        groups
+    }
+
+    /// Sizes of every part, compact ones first (the index space of selections).
+    fn sizes(&self) -> Cow<'_, [u64]> {
+        if self.others.is_empty() {
+            Cow::Borrowed(&self.batch_bytes)
+        } else {
+            Cow::Owned([&self.batch_bytes[..], &self.other_bytes[..]].concat())
+        }
+    }
+
+    /// Adds part `index` (in the index space of [`sizes`](Self::sizes)) to `group`.
+    fn copy_into(&self, index: usize, (group, bytes): &mut (PartNames, u64)) {
+        match self.batches.get(index) {
+            Some(&batch) => {
+                group.push_batch(batch);
+                *bytes += self.batch_bytes[index];
+            }
+            None => {
+                let other = index - self.batches.len();
+                group.push_other(self.others[other].clone());
+                *bytes += self.other_bytes[other];
+            }
+        }
+    }
+
+    /// Takes the parts at `picked` (indices into [`sizes`](Self::sizes)).
+    fn take(&mut self, picked: &[usize]) -> (PartNames, u64) {
+        let mut group = (PartNames::new(self.kind), 0);
+        let mut taken = vec![false; self.len()];
+        for &i in picked {
+            self.copy_into(i, &mut group);
+            taken[i] = true;
+        }
+        let (compact, others) = taken.split_at(self.batches.len());
+        for (&batch, _) in self.batches.iter().zip(compact).filter(|(_, &t)| t) {
+            self.known_batches[batch as usize / 64] &= !(1u64 << (batch % 64));
+        }
+        for (name, _) in self.others.iter().zip(others).filter(|(_, &t)| t) {
+            self.known_others.remove(name);
+        }
+        retain_unpicked(&mut self.batches, compact);
+        retain_unpicked(&mut self.batch_bytes, compact);
+        retain_unpicked(&mut self.others, others);
+        retain_unpicked(&mut self.other_bytes, others);
+        self.bytes -= group.1;
+        group
+    }
+}
+
+/// Keeps the items of `items` whose flag in `taken` is false, in order.
+fn retain_unpicked<T>(items: &mut Vec<T>, taken: &[bool]) {
+    let mut flags = taken.iter();
+    items.retain(|_| !flags.next().copied().unwrap_or(false));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(group: &PartNames) -> Vec<String> {
+        let mut names: Vec<String> = group.iter().map(Cow::into_owned).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_part_announced_twice_waits_once() {
+        let mut waiting = WaitingParts::new(FileKind::Data);
+        assert!(waiting.adopt("tmp_000001.ndjson", 10));
+        assert!(!waiting.adopt("tmp_000001.ndjson", 10));
+        assert!(waiting.adopt("tmp_other.ndjson", 5));
+        assert!(!waiting.adopt("tmp_other.ndjson", 5));
+        assert_eq!((waiting.len(), waiting.bytes()), (2, 15));
+    }
+
+    #[test]
+    fn selections_take_their_parts_and_keep_the_rest() {
+        let mut waiting = WaitingParts::new(FileKind::Data);
+        for (name, bytes) in [
+            ("tmp_000001.ndjson", 60),
+            ("tmp_000002.ndjson", 50),
+            ("tmp_b.ndjson", 40),
+            ("tmp_000004.ndjson", 30),
+        ] {
+            waiting.adopt(name, bytes);
+        }
+        let (group, bytes) = waiting.take_selection(100);
+        assert_eq!(bytes, 100);
+        assert_eq!(names(&group), ["tmp_000001.ndjson", "tmp_b.ndjson"]);
+        assert_eq!((waiting.len(), waiting.bytes()), (2, 80));
+        // Taken parts may be announced again (a new part of the same name).
+        assert!(waiting.adopt("tmp_000001.ndjson", 1));
+        assert!(!waiting.adopt("tmp_000002.ndjson", 50));
+
+        let groups = waiting.take_all(100);
+        assert_eq!(groups.iter().map(|g| g.1).sum::<u64>(), 81);
+        let mut all: Vec<String> = groups.iter().flat_map(|g| names(&g.0)).collect();
+        all.sort();
+        assert_eq!(
+            all,
+            [
+                "tmp_000001.ndjson",
+                "tmp_000002.ndjson",
+                "tmp_000004.ndjson"
+            ]
+        );
+        assert!(waiting.is_empty());
+        assert_eq!(waiting.bytes(), 0);
+    }
+
+    #[test]
+    fn huge_batch_numbers_are_kept_by_name() {
+        let mut waiting = WaitingParts::new(FileKind::Error);
+        assert!(waiting.adopt("tmp_4000000000_error.ndjson", 3));
+        assert!(waiting.known_batches.is_empty());
+        let (group, bytes) = waiting.take_selection(10);
+        assert_eq!(bytes, 3);
+        assert_eq!(names(&group), ["tmp_4000000000_error.ndjson"]);
+    }
+}
