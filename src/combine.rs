@@ -301,7 +301,7 @@ fn combine_through<P: AsRef<Path>>(
         let mut last = b'\n';
         loop {
             if filled == buf.len() {
-                out.write_all(&buf).at("combine into", out_path)?;
+                out.write_all(buf).at("combine into", out_path)?;
                 filled = 0;
             }
             // One byte more than expected: a short read then proves the end of
@@ -330,7 +330,7 @@ fn combine_through<P: AsRef<Path>>(
         written += len;
         if last != b'\n' {
             if filled == buf.len() {
-                out.write_all(&buf).at("combine into", out_path)?;
+                out.write_all(buf).at("combine into", out_path)?;
                 filled = 0;
             }
             buf[filled] = b'\n';

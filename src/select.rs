@@ -22,6 +22,13 @@ use std::cmp::Reverse;
 /// Most steps the improving search may take for one selection.
 pub const SEARCH_BUDGET: usize = 50_000;
 
+/// The search decides only the last stretch of an output: the largest parts
+/// are taken as greedy takes them while the room left after each is at least
+/// this many times its size (every later part is smaller still). With tens of
+/// thousands of small parts waiting, the search then works on a few dozen
+/// decisions, not on tens of thousands, in time and memory alike.
+pub const SEARCH_ROOM: u64 = 32;
+
 /// Whether `waiting` bytes of one kind call for an output while the job runs:
 /// strictly more than the trigger (`multiplier × max_bytes`), as upstream.
 pub fn should_aggregate(waiting: u64, trigger: u64) -> bool {
@@ -47,8 +54,13 @@ pub fn greedy_select(sizes: &[u64], max_bytes: u64) -> Vec<usize> {
     if let Some(alone) = order.oversized(max_bytes) {
         return order.with_zeros(vec![alone]);
     }
-    let (picked, _) = order.greedy(max_bytes);
-    order.with_zeros(picked.into_iter().map(|p| order.index[p]).collect())
+    let (picked, _) = greedy(&order.size, max_bytes);
+    order.with_zeros(
+        picked
+            .into_iter()
+            .map(|p| order.index[p] as usize)
+            .collect(),
+    )
 }
 
 /// Packs every part into outputs: repeated [`select`], unless repeated
@@ -83,123 +95,143 @@ fn pack_with(
     outputs
 }
 
-/// Non-zero sizes, largest first, with their original indices.
+/// Non-zero sizes, largest first, with their original indices (as `u32`:
+/// tens of thousands of parts may wait, and this is their largest copy).
 struct Sorted {
     /// Original index of each sorted position.
-    index: Vec<usize>,
+    index: Vec<u32>,
     /// Size at each sorted position (descending, all non-zero).
     size: Vec<u64>,
     /// Original indices of the zero-size parts.
-    zeros: Vec<usize>,
+    zeros: Vec<u32>,
 }
 
 impl Sorted {
     fn new(sizes: &[u64]) -> Self {
-        let (mut index, zeros): (Vec<usize>, Vec<usize>) =
-            (0..sizes.len()).partition(|&i| sizes[i] > 0);
-        index.sort_by_key(|&i| (Reverse(sizes[i]), i));
-        let size = index.iter().map(|&i| sizes[i]).collect();
+        let n = u32::try_from(sizes.len()).expect("fewer than 2³² parts wait");
+        let (mut index, zeros): (Vec<u32>, Vec<u32>) = (0..n).partition(|&i| sizes[i as usize] > 0);
+        index.sort_unstable_by_key(|&i| (Reverse(sizes[i as usize]), i));
+        let size = index.iter().map(|&i| sizes[i as usize]).collect();
         Sorted { index, size, zeros }
     }
 
     fn oversized(&self, max_bytes: u64) -> Option<usize> {
-        (self.size.first().copied()? > max_bytes).then(|| self.index[0])
+        (self.size.first().copied()? > max_bytes).then(|| self.index[0] as usize)
     }
 
     fn with_zeros(&self, mut picked: Vec<usize>) -> Vec<usize> {
-        picked.extend_from_slice(&self.zeros);
+        picked.extend(self.zeros.iter().map(|&i| i as usize));
         picked
     }
 
-    /// Largest-first pass; returns sorted positions and their sum.
-    fn greedy(&self, max_bytes: u64) -> (Vec<usize>, u64) {
-        let mut sum = 0u64;
-        let mut picked = Vec::new();
-        for (pos, &s) in self.size.iter().enumerate() {
-            if s <= max_bytes - sum {
-                sum += s;
-                picked.push(pos);
-                if sum == max_bytes {
-                    break;
-                }
+    /// Greedy for the largest parts, then the bounded search (see
+    /// [`SEARCH_ROOM`]). Returns original indices.
+    fn best_fit(&self, cap: u64) -> Vec<usize> {
+        let (mut fixed, mut taken) = (0, 0u64);
+        while let Some(&next) = self.size.get(fixed) {
+            if taken + next + SEARCH_ROOM.saturating_mul(next) > cap {
+                break;
+            }
+            taken += next;
+            fixed += 1;
+        }
+        let rest = search(&self.size[fixed..], cap - taken);
+        (0..fixed)
+            .chain(rest.into_iter().map(|p| p + fixed))
+            .map(|p| self.index[p] as usize)
+            .collect()
+    }
+}
+
+/// Largest-first pass over sizes sorted descending; returns the positions
+/// taken and their sum.
+fn greedy(size: &[u64], cap: u64) -> (Vec<usize>, u64) {
+    let mut sum = 0u64;
+    let mut picked = Vec::new();
+    for (pos, &s) in size.iter().enumerate() {
+        if s <= cap - sum {
+            sum += s;
+            picked.push(pos);
+            if sum == cap {
+                break;
             }
         }
-        (picked, sum)
     }
+    (picked, sum)
+}
 
-    /// Branch and bound over sorted positions, seeded with the greedy answer.
-    /// Returns original indices.
-    fn best_fit(&self, cap: u64) -> Vec<usize> {
-        let n = self.size.len();
-        let s = &self.size;
-        let (mut best, mut best_sum) = self.greedy(cap);
-        if best_sum < cap {
-            // suffix[i] = sum of s[i..]: the most that positions i.. can add.
-            let mut suffix = vec![0u64; n + 1];
-            for i in (0..n).rev() {
-                suffix[i] = suffix[i + 1].saturating_add(s[i]);
+/// Branch and bound over sizes sorted descending, seeded with the greedy
+/// answer and capped at [`SEARCH_BUDGET`] steps. Returns positions.
+fn search(s: &[u64], cap: u64) -> Vec<usize> {
+    let n = s.len();
+    let (mut best, mut best_sum) = greedy(s, cap);
+    if best_sum == cap {
+        return best;
+    }
+    // suffix[i] = sum of s[i..]: the most that positions i.. can add.
+    let mut suffix = vec![0u64; n + 1];
+    for i in (0..n).rev() {
+        suffix[i] = suffix[i + 1].saturating_add(s[i]);
+    }
+    // One frame a depth: the level's first position and the next to try.
+    struct Frame {
+        start: usize,
+        next: usize,
+    }
+    let mut frames = vec![Frame { start: 0, next: 0 }];
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut sum = 0u64;
+    let mut budget = SEARCH_BUDGET;
+    'search: while let Some(frame) = frames.last_mut() {
+        let mut pick = None;
+        while frame.next < n {
+            if budget == 0 {
+                break 'search;
             }
-            // One frame a depth: the level's first position and the next to try.
-            struct Frame {
-                start: usize,
-                next: usize,
+            budget -= 1;
+            let j = frame.next;
+            if sum.saturating_add(suffix[j]) <= best_sum {
+                frame.next = n; // nothing below can beat the best
+                break;
             }
-            let mut frames = vec![Frame { start: 0, next: 0 }];
-            let mut chosen: Vec<usize> = Vec::new();
-            let mut sum = 0u64;
-            let mut budget = SEARCH_BUDGET;
-            'search: while let Some(frame) = frames.last_mut() {
-                let mut pick = None;
-                while frame.next < n {
-                    if budget == 0 {
+            let room = cap - sum;
+            if s[j] > room {
+                // Sizes descend: jump to the first one that fits.
+                frame.next = j + s[j..].partition_point(|&x| x > room);
+                continue;
+            }
+            frame.next = j + 1;
+            if j > frame.start && s[j] == s[j - 1] {
+                continue; // an equal sibling was tried already
+            }
+            pick = Some(j);
+            break;
+        }
+        match pick {
+            Some(j) => {
+                chosen.push(j);
+                sum += s[j];
+                if sum > best_sum {
+                    best_sum = sum;
+                    best.clone_from(&chosen);
+                    if best_sum == cap {
                         break 'search;
                     }
-                    budget -= 1;
-                    let j = frame.next;
-                    if sum.saturating_add(suffix[j]) <= best_sum {
-                        frame.next = n; // nothing below can beat the best
-                        break;
-                    }
-                    let room = cap - sum;
-                    if s[j] > room {
-                        // Sizes descend: jump to the first one that fits.
-                        frame.next = j + s[j..].partition_point(|&x| x > room);
-                        continue;
-                    }
-                    frame.next = j + 1;
-                    if j > frame.start && s[j] == s[j - 1] {
-                        continue; // an equal sibling was tried already
-                    }
-                    pick = Some(j);
-                    break;
                 }
-                match pick {
-                    Some(j) => {
-                        chosen.push(j);
-                        sum += s[j];
-                        if sum > best_sum {
-                            best_sum = sum;
-                            best.clone_from(&chosen);
-                            if best_sum == cap {
-                                break 'search;
-                            }
-                        }
-                        frames.push(Frame {
-                            start: j + 1,
-                            next: j + 1,
-                        });
-                    }
-                    None => {
-                        frames.pop();
-                        if let Some(j) = chosen.pop() {
-                            sum -= s[j];
-                        }
-                    }
+                frames.push(Frame {
+                    start: j + 1,
+                    next: j + 1,
+                });
+            }
+            None => {
+                frames.pop();
+                if let Some(j) = chosen.pop() {
+                    sum -= s[j];
                 }
             }
         }
-        best.into_iter().map(|p| self.index[p]).collect()
     }
+    best
 }
 
 #[cfg(test)]
@@ -364,6 +396,25 @@ mod tests {
                 prop_assert!(total(&sizes, output) <= max || nonzero == 1);
             }
             prop_assert!(plan.len() <= pack_with(&sizes, max, greedy_select).len());
+        }
+
+        #[test]
+        fn many_small_parts_fill_at_least_as_well_as_greedy(
+            sizes in proptest::collection::vec(1u64..60, 0..3_000),
+            max in 500u64..20_000,
+        ) {
+            // Parts this small relative to the output take the greedy prefix.
+            let picked = select(&sizes, max);
+            let mut unique = picked.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            prop_assert_eq!(unique.len(), picked.len(), "a part picked twice");
+            let fill = total(&sizes, &picked);
+            let all: u64 = sizes.iter().sum();
+            let largest = sizes.iter().copied().max().unwrap_or(0);
+            prop_assert!(fill <= max);
+            prop_assert!(fill >= total(&sizes, &greedy_select(&sizes, max)));
+            prop_assert!(fill + largest >= all.min(max), "fill {} of {}", fill, all.min(max));
         }
 
         #[test]
