@@ -14,7 +14,7 @@
 //! | 2 | `hidden` | whole-job wall time (and CPU time) | the same job with `parts_only` (parts written to `finished/`, nothing combined); again with source latency |
 //! | 3 | `finalize` | `StreamingClosed` → count reply of a running aggregator | the same groups combined directly with `plan_all` + `AggregationStep::run` |
 //! | 4 | `memory` | peak RSS (VmHWM) of a 1,000,000-beneficiary job (200,000 in quick runs), in a child process | the same at 10,000 |
-//! | 5 | `throughput` | EOB MB/s of a whole job; EOBs/s with the default arbiters | the same bytes written with one `BufWriter`; the CPU work alone; EOBs/s with 1 arbiter |
+//! | 5 | `throughput` | EOB MB/s of a whole job; EOBs/s with the default arbiters | the same bytes written with one `BufWriter`, into the page cache and durably (then fsync); the CPU work alone; EOBs/s with 1 arbiter |
 //! | 6 | `fill` | fill of every data output but the last | AB2D's greedy selection, replayed on the parts of the same job |
 //! | 7 | `select` | `select` at 1k, 10k, 100k waiting parts; `FileFinished` cost | the `n log n` growth; the cost at 1k waiting |
 //!
@@ -785,9 +785,13 @@ fn compare_throughput(
     let pool = fixtures.map(record_pool).unwrap_or_default();
     if !pool.is_empty() {
         let writes = (0..settings.reps)
-            .map(|_| write_with_one_bufwriter(scratch, &pool, bytes))
+            .map(|_| write_with_one_bufwriter(scratch, &pool, bytes, false))
             .collect();
         let write_rate = median(writes);
+        let durable_writes = (0..settings.reps)
+            .map(|_| write_with_one_bufwriter(scratch, &pool, bytes, true))
+            .collect();
+        let durable_rate = median(durable_writes);
         table.add(
             "5",
             format!(
@@ -800,6 +804,15 @@ fn compare_throughput(
             format!("{:.2}×", job_rate / write_rate),
             "≥ 0.50×",
             Some(job_rate >= 0.5 * write_rate),
+        );
+        table.add(
+            "5",
+            "the same, against writing the bytes durably (the job fsyncs every part and output)",
+            format!("{job_rate:.0} MB/s"),
+            format!("{durable_rate:.0} MB/s (one BufWriter, then fsync)"),
+            format!("{:.2}×", job_rate / durable_rate),
+            "≥ 0.50×",
+            Some(job_rate >= 0.5 * durable_rate),
         );
     }
     let source_rate = generate_and_check_rate(n, cores());
@@ -982,8 +995,10 @@ fn record_pool(fx: &Fixtures) -> Vec<Vec<u8>> {
 }
 
 /// MB/s of writing `bytes` of records (cycling through `pool`), each followed by
-/// a newline, with one `BufWriter` into one file: the I/O bound of a job.
-fn write_with_one_bufwriter(scratch: &Scratch, pool: &[Vec<u8>], bytes: u64) -> f64 {
+/// a newline, with one `BufWriter` into one file: the I/O bound of a job. With
+/// `durable`, the time includes the fsync that makes the bytes survive a power
+/// loss, as the job's bytes do when it ends.
+fn write_with_one_bufwriter(scratch: &Scratch, pool: &[Vec<u8>], bytes: u64, durable: bool) -> f64 {
     let dir = scratch.fresh("write");
     let path = dir.join("all.ndjson");
     let file = File::create(&path).unwrap();
@@ -999,6 +1014,9 @@ fn write_with_one_bufwriter(scratch: &Scratch, pool: &[Vec<u8>], bytes: u64) -> 
         written += record.len() as u64 + 1;
     }
     out.flush().unwrap();
+    if durable {
+        file.sync_all().unwrap();
+    }
     let rate = mb_per_s(written, started.elapsed().as_secs_f64());
     drop(out);
     drop(file);
@@ -1122,6 +1140,7 @@ fn finalize_directly(layout: &JobLayout, parts: &[PathBuf], max_bytes: u64) -> D
                     .iter()
                     .map(|&i| linked[i].file_name().unwrap().to_str().unwrap()),
             ),
+            order: None,
         };
         step.run(&cancel).unwrap();
     }

@@ -23,8 +23,11 @@
 //! any state.
 //!
 //! All file work (scans, combining, fsync, checksums) runs on `spawn_blocking`
-//! threads, one job at a time; the actor itself only does bookkeeping, so it
-//! answers its mailbox while a combine is in flight. Parts are tracked from
+//! threads: up to two aggregation steps at once (while one waits on the device
+//! for its fsync, the next combines and checksums), a scan or the final
+//! cleanup alone. The actor itself only does bookkeeping, so it answers its
+//! mailbox while steps are in flight. A failed step cancels the others; the
+//! first error is the outcome once none runs. Parts are tracked from
 //! messages: the hot path never rescans the directory. In watch mode
 //! ([`Aggregator::watch`]) it also scans `finished/` every poll interval, for parts
 //! written by other processes, and closes itself when `streaming/` is gone.
@@ -46,6 +49,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::fault::fault_point;
 use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX};
 use crate::part_names::PartNames;
+use crate::publish_order::PublishOrder;
 use crate::report::{JobOutput, ProgressCounters};
 use crate::select;
 use crate::supervisor::AggregatorEvent;
@@ -82,6 +86,10 @@ pub struct AwaitCompletion;
 #[rtype(result = "()")]
 pub struct Cancel;
 
+/// Aggregation steps that may run at once: while one waits on its fsync, the
+/// next combines and checksums.
+const STEPS_IN_FLIGHT: usize = 2;
+
 /// A group of parts of one kind for one output, and their bytes.
 type Group = (FileKind, PartNames, u64);
 
@@ -105,11 +113,17 @@ pub struct Aggregator {
     waiting: [WaitingParts; 2],
     /// Groups packed at close, made one after the other.
     planned: VecDeque<Group>,
-    /// Lent to each step in turn (`None` while one runs); allocated by the first.
-    buffers: Option<StepBuffers>,
+    /// Lent to the steps, one each; allocated by the first steps.
+    buffers: Vec<StepBuffers>,
     next_number: [u32; 2],
-    /// A blocking job (scan or combine) is running.
-    busy: bool,
+    /// Steps running (at most [`STEPS_IN_FLIGHT`]).
+    combining: usize,
+    /// A scan or the final cleanup is running, alone.
+    exclusive: bool,
+    /// The first error of a step: the others are cancelled, then it is the outcome.
+    failure: Option<Arc<Error>>,
+    /// Steps publish in number order; made once numbering is known.
+    order: Option<Arc<PublishOrder>>,
     /// The initial scan finished: outputs may be numbered.
     adopted: bool,
     closed: bool,
@@ -133,9 +147,12 @@ impl Aggregator {
             trigger_bytes: config.trigger_bytes(),
             waiting: FileKind::ALL.map(WaitingParts::new),
             planned: VecDeque::new(),
-            buffers: None,
+            buffers: Vec::new(),
             next_number: [1; 2],
-            busy: false,
+            combining: 0,
+            exclusive: false,
+            failure: None,
+            order: None,
             adopted: false,
             closed: false,
             done: None,
@@ -173,6 +190,14 @@ impl Aggregator {
         self.cancel.load(Ordering::Relaxed)
     }
 
+    /// Tells running steps to stop, waking any waiting for its turn to publish.
+    fn cancel_steps(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        if let Some(order) = &self.order {
+            order.wake_all();
+        }
+    }
+
     /// The next group to combine, if any is due.
     fn next_group(&mut self) -> Option<Group> {
         if let Some(group) = self.planned.pop_front() {
@@ -199,21 +224,28 @@ impl Aggregator {
         None
     }
 
-    /// Starts the next piece of work, or finishes.
+    /// Starts the next pieces of work, or finishes.
     fn step(&mut self, ctx: &mut Context<Self>) {
-        if self.busy || self.done.is_some() {
+        if self.exclusive || self.done.is_some() {
             return;
         }
         if self.is_cancelled() {
-            self.finish(Err(Arc::new(Error::Cancelled)), ctx);
+            if self.combining == 0 {
+                let outcome = self.failure.clone().unwrap_or(Arc::new(Error::Cancelled));
+                self.finish(Err(outcome), ctx);
+            }
             return;
         }
         if !self.adopted {
             return;
         }
-        if let Some(group) = self.next_group() {
-            self.start_combine(group, ctx);
-        } else if self.closed {
+        while self.combining < STEPS_IN_FLIGHT {
+            match self.next_group() {
+                Some(group) => self.start_combine(group, ctx),
+                None => break,
+            }
+        }
+        if self.closed && self.combining == 0 {
             self.start_removing_finished(ctx);
         }
     }
@@ -229,32 +261,34 @@ impl Aggregator {
             kind,
             number,
             parts,
+            order: self.order.clone(),
         };
         log::debug!(
             "aggregating {} {kind} parts ({bytes} bytes) into {number:?}",
             step.parts.len()
         );
         let cancel = self.cancel.clone();
-        let buffers = self.buffers.take();
-        self.busy = true;
+        let buffers = self.buffers.pop();
+        self.combining += 1;
         let work = actix_rt::task::spawn_blocking(move || {
             let mut buffers = buffers.unwrap_or_default();
             let made = step.run_with(&cancel, &mut buffers);
             (made, buffers)
         });
         ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
-            act.busy = false;
+            act.combining -= 1;
             let joined = joined.map(|(made, buffers)| {
-                act.buffers = Some(buffers);
+                act.buffers.push(buffers);
                 made
             });
             match flatten(joined, "aggregation") {
                 Ok(Some(output)) => act.published(output),
-                Ok(None) => {}
-                Err(Error::Cancelled) => {}
+                Ok(None) | Err(Error::Cancelled) => {}
                 Err(e) => {
-                    act.finish(Err(Arc::new(e)), ctx);
-                    return;
+                    // The other steps stop at their next part; the first
+                    // error is the outcome once none runs.
+                    act.failure.get_or_insert(Arc::new(e));
+                    act.cancel_steps();
                 }
             }
             act.step(ctx);
@@ -277,7 +311,7 @@ impl Aggregator {
 
     fn start_removing_finished(&mut self, ctx: &mut Context<Self>) {
         let finished = self.layout.finished().to_owned();
-        self.busy = true;
+        self.exclusive = true;
         let work = actix_rt::task::spawn_blocking(move || match fs::remove_dir(&finished) {
             Ok(()) => {
                 fault_point!("aggregator::finished-removed", &finished);
@@ -294,7 +328,7 @@ impl Aggregator {
             Err(e) => Err(Error::io("remove", finished, e)),
         });
         ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
-            act.busy = false;
+            act.exclusive = false;
             let count = act.aggregations;
             act.finish(
                 flatten(joined, "cleanup").map(|()| count).map_err(Arc::new),
@@ -326,10 +360,10 @@ impl Aggregator {
 
     fn start_scan(&mut self, ctx: &mut Context<Self>) {
         let layout = self.layout.clone();
-        self.busy = true;
+        self.exclusive = true;
         let work = actix_rt::task::spawn_blocking(move || scan(&layout));
         ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
-            act.busy = false;
+            act.exclusive = false;
             match flatten(joined, "scan") {
                 Ok(scan) => act.apply_scan(scan),
                 Err(e) => {
@@ -346,6 +380,7 @@ impl Aggregator {
             for kind in FileKind::ALL {
                 self.next_number[kind as usize] = scan.highest_output[kind as usize] + 1;
             }
+            self.order = Some(Arc::new(PublishOrder::new(self.next_number)));
             self.adopted = true;
         }
         for stray in scan.strays {
@@ -440,7 +475,7 @@ impl Actor for Aggregator {
         self.start_scan(ctx);
         if let Some(poll) = self.poll {
             ctx.run_interval(poll, |act, ctx| {
-                if !act.busy && !act.closed && act.done.is_none() {
+                if !act.exclusive && act.combining == 0 && !act.closed && act.done.is_none() {
                     act.start_scan(ctx);
                 }
             });
@@ -494,7 +529,7 @@ impl Handler<Cancel> for Aggregator {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Cancel, ctx: &mut Context<Self>) -> Self::Result {
-        self.cancel.store(true, Ordering::Relaxed);
+        self.cancel_steps();
         if self.done.is_some() {
             return Box::pin(async {});
         }

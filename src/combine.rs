@@ -7,9 +7,8 @@
 //! 2. **combine** them into the hidden temp output in the job directory through
 //!    one 1 MiB buffer, written in 1 MiB writes (faster than `copy_file_range`
 //!    on Linux, see [`combine_parts`]), adding `\n` after a part that lacks one;
-//!    fsync;
-//! 3. **describe** the temp output (bytes, records, SHA-256) while it is hot in
-//!    the page cache, on a second thread while the fsync runs;
+//! 3. **describe** the output (bytes, records, SHA-256) from each buffer before
+//!    it is written: every byte passes through memory once; fsync;
 //! 4. **journal** the output and its parts, fsync;
 //! 5. **publish**: rename the temp output to its final name, fsync the directory;
 //! 6. **release**: delete the claim directory (the parts of a large claim by
@@ -25,6 +24,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
@@ -36,6 +36,7 @@ use crate::fault::fault_point;
 use crate::journal::{self, JournalEntry};
 use crate::layout::{FileKind, JobLayout};
 use crate::part_names::PartNames;
+use crate::publish_order::PublishOrder;
 use crate::report::JobOutput;
 
 /// Buffer size for reading outputs back to checksum them.
@@ -64,12 +65,14 @@ pub struct AggregationStep {
     pub number: Option<u32>,
     /// The parts, by their names in `finished/`.
     pub parts: PartNames,
+    /// Publish only in number order with the other steps sharing it (see
+    /// [`PublishOrder`]); `None` when no other step runs at the same time.
+    pub order: Option<Arc<PublishOrder>>,
 }
 
-/// The two 1 MiB buffers of a step: one to combine through, one to describe
-/// the output with beside its fsync.
+/// The 1 MiB buffer a step combines through.
 ///
-/// An aggregator allocates them once and lends them to each step in turn.
+/// An aggregator allocates its buffers once and lends them to its steps.
 /// Allocated afresh by each step instead, they would be freed on whichever
 /// blocking thread ran it, and the allocator keeps freed memory in the arena of
 /// that thread: over a long job, a megabyte or two stays resident in many
@@ -77,14 +80,12 @@ pub struct AggregationStep {
 #[derive(Debug)]
 pub struct StepBuffers {
     combine: Vec<u8>,
-    describe: Vec<u8>,
 }
 
 impl Default for StepBuffers {
     fn default() -> Self {
         StepBuffers {
             combine: vec![0; COMBINE_BUFFER],
-            describe: vec![0; DESCRIBE_BUFFER],
         }
     }
 }
@@ -171,24 +172,12 @@ impl AggregationStep {
             let compressed = out.metadata().at("stat output", temp)?.len();
             (summary, Some(compressed))
         } else {
-            combine_through(claimed, &mut out, temp, cancel, &mut buffers.combine)?;
+            let mut summary = Summarizer::default();
+            let buf = &mut buffers.combine;
+            combine_through(claimed, &mut out, temp, cancel, buf, Some(&mut summary))?;
             fault_point!("combine::copied", temp);
-            // fsync waits on the device while describing is CPU work on pages
-            // still in the cache: side by side, the slower of the two is the
-            // cost, not their sum. Both end before the journal line, which is
-            // what commits the output.
-            let (synced, described) = std::thread::scope(|scope| {
-                let describing = scope.spawn(|| {
-                    let file = File::open(temp).at("open output", temp)?;
-                    summarize(file, temp, &mut buffers.describe)
-                });
-                let synced = out.sync_all().at("fsync output", temp);
-                (synced, describing.join())
-            });
-            synced?;
-            drop(out);
-            let summary = described.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            (summary, None)
+            out.sync_all().at("fsync output", temp)?;
+            (summary.finish(), None)
         };
         let output = JobOutput {
             file: self.layout.output_name(self.kind, number),
@@ -198,6 +187,9 @@ impl AggregationStep {
             sha256: summary.sha256,
             compressed_bytes,
         };
+        if let Some(order) = &self.order {
+            order.wait_turn(self.kind, number, cancel)?;
+        }
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
@@ -214,6 +206,9 @@ impl AggregationStep {
         fault_point!("combine::journaled", &final_path);
         fs::rename(temp, &final_path).at("publish output", &final_path)?;
         fsync_dir(self.layout.job_dir())?;
+        if let Some(order) = &self.order {
+            order.published(self.kind, number);
+        }
         Ok(output)
     }
 }
@@ -274,17 +269,25 @@ pub fn combine_parts<P: AsRef<Path>>(
     out_path: &Path,
     cancel: &AtomicBool,
 ) -> Result<u64> {
-    combine_through(parts, out, out_path, cancel, &mut vec![0; COMBINE_BUFFER])
+    let buf = &mut vec![0; COMBINE_BUFFER];
+    combine_through(parts, out, out_path, cancel, buf, None)
 }
 
-/// [`combine_parts`] through `buf`.
+/// [`combine_parts`] through `buf`, feeding what it writes to `summary`.
 fn combine_through<P: AsRef<Path>>(
     parts: impl IntoIterator<Item = P>,
     out: &mut File,
     out_path: &Path,
     cancel: &AtomicBool,
     buf: &mut [u8],
+    mut summary: Option<&mut Summarizer>,
 ) -> Result<u64> {
+    let mut emit = |bytes: &[u8]| {
+        if let Some(summary) = summary.as_deref_mut() {
+            summary.update(bytes);
+        }
+        out.write_all(bytes).at("combine into", out_path)
+    };
     let mut filled = 0;
     let mut written = 0;
     for part in parts {
@@ -301,7 +304,7 @@ fn combine_through<P: AsRef<Path>>(
         let mut last = b'\n';
         loop {
             if filled == buf.len() {
-                out.write_all(buf).at("combine into", out_path)?;
+                emit(buf)?;
                 filled = 0;
             }
             // One byte more than expected: a short read then proves the end of
@@ -330,7 +333,7 @@ fn combine_through<P: AsRef<Path>>(
         written += len;
         if last != b'\n' {
             if filled == buf.len() {
-                out.write_all(buf).at("combine into", out_path)?;
+                emit(buf)?;
                 filled = 0;
             }
             buf[filled] = b'\n';
@@ -338,7 +341,7 @@ fn combine_through<P: AsRef<Path>>(
             written += 1;
         }
     }
-    out.write_all(&buf[..filled]).at("combine into", out_path)?;
+    emit(&buf[..filled])?;
     Ok(written)
 }
 
@@ -508,6 +511,7 @@ mod tests {
                     .iter()
                     .map(|p| p.file_name().unwrap().to_str().unwrap()),
             ),
+            order: None,
         }
     }
 

@@ -40,7 +40,8 @@ pub struct JournalEntry<'a> {
 /// The line is serialised straight into the file through a buffer (it may
 /// name tens of thousands of parts). A torn last line, left by a crash, is cut
 /// off first so that the new line starts a line of its own; a failed append
-/// cuts its own partial line off again.
+/// cuts its own partial line off again. Appends hold an exclusive lock on the
+/// journal, so that steps running at once write whole lines one after the other.
 pub fn append(path: &Path, entry: &JournalEntry<'_>) -> Result<()> {
     let mut file = OpenOptions::new()
         .read(true)
@@ -49,6 +50,7 @@ pub fn append(path: &Path, entry: &JournalEntry<'_>) -> Result<()> {
         .truncate(false)
         .open(path)
         .at("open journal", path)?;
+    file.lock().at("lock journal", path)?;
     let end = complete_length(&mut file).at("read journal", path)?;
     let written = write_line(&mut file, end, entry).and_then(|()| file.sync_data());
     if written.is_err() {
@@ -203,6 +205,29 @@ mod tests {
         std::fs::write(&path, b"{\"kind\"").unwrap();
         append(&path, &entry(3)).unwrap();
         assert_eq!(read(&path).unwrap(), vec![entry(3)]);
+    }
+
+    #[test]
+    fn appends_at_once_write_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".journal");
+        let names: Vec<String> = (0..20_000).map(|b| format!("tmp_{b:06}.ndjson")).collect();
+        let big = JournalEntry {
+            parts: Cow::Owned(PartNames::from_names(&names)),
+            ..entry(1)
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..5 {
+                        append(&path, &big).unwrap();
+                    }
+                });
+            }
+        });
+        let entries = read(&path).unwrap();
+        assert_eq!(entries.len(), 20);
+        assert!(entries.iter().all(|e| *e == big));
     }
 
     #[test]

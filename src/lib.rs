@@ -60,7 +60,7 @@
 //! | [`part`] | a part file: written in `streaming/`, fsynced, renamed into `finished/` |
 //! | [`part_names`], [`waiting`] | part names kept compact; the parts waiting for aggregation |
 //! | [`select`] | which waiting parts make the next output (better than AB2D's greedy pass) |
-//! | [`combine`] | one crash-safe aggregation step; plain or gzipped outputs |
+//! | [`combine`], [`publish_order`] | one crash-safe aggregation step; plain or gzipped outputs; outputs published in number order |
 //! | [`journal`] | the append-only job journal that makes the directory self-describing |
 //! | [`recovery`] | opening a job directory: fresh, resumed after a crash, or completed |
 //! | [`lock`] | one owner per job directory (an OS file lock) |
@@ -105,6 +105,7 @@ pub mod lock;
 pub mod manifest;
 pub mod part;
 pub mod part_names;
+pub mod publish_order;
 pub mod recovery;
 pub mod report;
 pub mod select;

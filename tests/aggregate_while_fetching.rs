@@ -37,10 +37,16 @@ async fn outputs_are_made_while_the_last_batch_is_still_fetching() {
         "the held beneficiary is not processed"
     );
     let job_dir = root.path().join("J1");
-    assert!(
-        job_dir.join("Z9000_0001.ndjson").exists(),
-        "an output exists before the job ends"
-    );
+    // Two steps may run at once: whichever output was published first.
+    let outputs = fs::read_dir(&job_dir)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("Z9000_") && name.ends_with(".ndjson")
+        })
+        .count();
+    assert!(outputs >= 1, "an output exists before the job ends");
     assert!(
         job_dir.join("streaming").exists(),
         "streaming is not closed yet"
