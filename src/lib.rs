@@ -60,7 +60,7 @@
 //! | [`part`] | a part file: written in `streaming/`, fsynced, renamed into `finished/` |
 //! | [`part_names`], [`waiting`] | part names kept compact; the parts waiting for aggregation |
 //! | [`select`] | which waiting parts make the next output (better than AB2D's greedy pass) |
-//! | [`combine`], [`publish_order`] | one crash-safe aggregation step; plain or gzipped outputs; outputs published in number order |
+//! | [`combine`], [`publish_order`], [`direct_io`] | one crash-safe aggregation step; plain or gzipped outputs; outputs published in number order; written with direct I/O |
 //! | [`journal`] | the append-only job journal that makes the directory self-describing |
 //! | [`recovery`] | opening a job directory: fresh, resumed after a crash, or completed |
 //! | [`lock`] | one owner per job directory (an OS file lock) |
@@ -96,6 +96,7 @@
 pub mod aggregator;
 pub mod combine;
 pub mod config;
+pub mod direct_io;
 pub mod error;
 pub mod fault;
 pub mod fetcher;
