@@ -23,9 +23,8 @@
 //! any state.
 //!
 //! All file work (scans, combining, fsync, checksums) runs on `spawn_blocking`
-//! threads: up to two aggregation steps at once (while one waits on the device
-//! for its fsync, the next combines and checksums), a scan or the final
-//! cleanup alone. The actor itself only does bookkeeping, so it answers its
+//! threads: up to four aggregation steps at once (while some wait on the
+//! device, the others combine and checksum), a scan or the final cleanup alone. The actor itself only does bookkeeping, so it answers its
 //! mailbox while steps are in flight. A failed step cancels the others; the
 //! first error is the outcome once none runs. Parts are tracked from
 //! messages: the hot path never rescans the directory. In watch mode
@@ -86,9 +85,13 @@ pub struct AwaitCompletion;
 #[rtype(result = "()")]
 pub struct Cancel;
 
-/// Aggregation steps that may run at once: while one waits on its fsync, the
-/// next combines and checksums.
-const STEPS_IN_FLIGHT: usize = 2;
+/// Aggregation steps that may run at once. A step alternates CPU work
+/// (reading parts, checksumming) with waits on the device (its direct writes,
+/// its fsyncs): with two, the device idled while both computed; four keep the
+/// cores and the device busy (`cargo bench --bench side_by_side -- --only
+/// hidden`: time from `StreamingClosed` to the reply 319 ms with two steps,
+/// 145 ms with three, 121 ms with four). Each holds a 1 MiB buffer.
+const STEPS_IN_FLIGHT: usize = 4;
 
 /// A group of parts of one kind for one output, and their bytes.
 type Group = (FileKind, PartNames, u64);

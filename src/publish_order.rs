@@ -1,6 +1,6 @@
 //! [`PublishOrder`]: outputs of one kind are published in number order.
 //!
-//! The aggregator runs two steps at once, and the later one may finish
+//! The aggregator runs several steps at once, and a later one may finish
 //! combining first. Were it published first, a crash before the earlier one
 //! is published would leave a gap in the numbering (`_0002` without `_0001`):
 //! recovery returns an unpublished claim's parts, and numbering continues after

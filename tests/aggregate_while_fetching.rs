@@ -37,7 +37,7 @@ async fn outputs_are_made_while_the_last_batch_is_still_fetching() {
         "the held beneficiary is not processed"
     );
     let job_dir = root.path().join("J1");
-    // Two steps may run at once: whichever output was published first.
+    // Several steps may run at once: whichever output was published first.
     let outputs = fs::read_dir(&job_dir)
         .unwrap()
         .filter(|e| {
