@@ -43,8 +43,13 @@ pub fn select(sizes: &[u64], max_bytes: u64) -> Vec<usize> {
     if let Some(alone) = order.oversized(max_bytes) {
         return order.with_zeros(vec![alone]);
     }
-    let picked = order.best_fit(max_bytes);
-    order.with_zeros(picked)
+    let picked = best_fit(&order.size, max_bytes);
+    order.with_zeros(
+        picked
+            .into_iter()
+            .map(|p| order.index[p] as usize)
+            .collect(),
+    )
 }
 
 /// AB2D's selection: parts largest first, each taken if it still fits; a part
@@ -65,34 +70,59 @@ pub fn greedy_select(sizes: &[u64], max_bytes: u64) -> Vec<usize> {
 
 /// Packs every part into outputs: repeated [`select`], unless repeated
 /// [`greedy_select`] would need fewer outputs. Each inner vector is one output.
+///
+/// The parts are sorted once; each output is chosen from what is left, which
+/// stays sorted. Greedy's packing is counted first and made only if it wins,
+/// so that one plan at a time is held (tens of thousands of parts may wait).
 pub fn plan_all(sizes: &[u64], max_bytes: u64) -> Vec<Vec<usize>> {
-    let best = pack_with(sizes, max_bytes, select);
-    let greedy = pack_with(sizes, max_bytes, greedy_select);
-    if greedy.len() < best.len() {
-        greedy
-    } else {
-        best
+    let mut best = Vec::new();
+    pack(sizes, max_bytes, best_fit, |group| best.push(group));
+    let mut greedy_outputs = 0;
+    pack(sizes, max_bytes, greedy_fit, |_| greedy_outputs += 1);
+    if greedy_outputs < best.len() {
+        best.clear();
+        pack(sizes, max_bytes, greedy_fit, |group| best.push(group));
     }
+    best
 }
 
-fn pack_with(
+/// Repeated selections with `choose` (positions in sizes sorted descending),
+/// each output given to `output`; zero-size parts go with the first.
+fn pack(
     sizes: &[u64],
     max_bytes: u64,
     choose: fn(&[u64], u64) -> Vec<usize>,
-) -> Vec<Vec<usize>> {
-    let mut left: Vec<usize> = (0..sizes.len()).collect();
-    let mut outputs = Vec::new();
-    while !left.is_empty() {
-        let left_sizes: Vec<u64> = left.iter().map(|&i| sizes[i]).collect();
-        let mut chosen = choose(&left_sizes, max_bytes);
-        debug_assert!(!chosen.is_empty());
-        outputs.push(chosen.iter().map(|&c| left[c]).collect());
-        chosen.sort_unstable_by(|a, b| b.cmp(a));
-        for c in chosen {
-            left.swap_remove(c);
+    mut output: impl FnMut(Vec<usize>),
+) {
+    let Sorted {
+        mut index,
+        mut size,
+        zeros,
+    } = Sorted::new(sizes);
+    let mut zeros = Some(zeros);
+    while !size.is_empty() || zeros.as_ref().is_some_and(|z| !z.is_empty()) {
+        let picked = if size.first().is_some_and(|&s| s > max_bytes) {
+            vec![0]
+        } else {
+            choose(&size, max_bytes)
+        };
+        let mut group: Vec<usize> = picked.iter().map(|&p| index[p] as usize).collect();
+        group.extend(zeros.take().into_iter().flatten().map(|i| i as usize));
+        output(group);
+        let mut taken = vec![false; size.len()];
+        for p in picked {
+            taken[p] = true;
         }
+        let mut flags = taken.iter();
+        index.retain(|_| !flags.next().copied().unwrap_or(false));
+        let mut flags = taken.iter();
+        size.retain(|_| !flags.next().copied().unwrap_or(false));
     }
-    outputs
+}
+
+/// Greedy's positions.
+fn greedy_fit(size: &[u64], cap: u64) -> Vec<usize> {
+    greedy(size, cap).0
 }
 
 /// Non-zero sizes, largest first, with their original indices (as `u32`:
@@ -123,24 +153,23 @@ impl Sorted {
         picked.extend(self.zeros.iter().map(|&i| i as usize));
         picked
     }
+}
 
-    /// Greedy for the largest parts, then the bounded search (see
-    /// [`SEARCH_ROOM`]). Returns original indices.
-    fn best_fit(&self, cap: u64) -> Vec<usize> {
-        let (mut fixed, mut taken) = (0, 0u64);
-        while let Some(&next) = self.size.get(fixed) {
-            if taken + next + SEARCH_ROOM.saturating_mul(next) > cap {
-                break;
-            }
-            taken += next;
-            fixed += 1;
+/// Greedy for the largest parts, then the bounded search (see
+/// [`SEARCH_ROOM`]), over sizes sorted descending. Returns positions.
+fn best_fit(size: &[u64], cap: u64) -> Vec<usize> {
+    let (mut fixed, mut taken) = (0, 0u64);
+    while let Some(&next) = size.get(fixed) {
+        if taken + next + SEARCH_ROOM.saturating_mul(next) > cap {
+            break;
         }
-        let rest = search(&self.size[fixed..], cap - taken);
-        (0..fixed)
-            .chain(rest.into_iter().map(|p| p + fixed))
-            .map(|p| self.index[p] as usize)
-            .collect()
+        taken += next;
+        fixed += 1;
     }
+    let rest = search(&size[fixed..], cap - taken);
+    (0..fixed)
+        .chain(rest.into_iter().map(|p| p + fixed))
+        .collect()
 }
 
 /// Largest-first pass over sizes sorted descending; returns the positions
@@ -245,6 +274,22 @@ mod tests {
         picked.iter().map(|&i| sizes[i]).sum()
     }
 
+    /// Outputs AB2D makes of everything: `greedy_select` over what is left,
+    /// again and again.
+    fn ab2d_outputs(sizes: &[u64], max: u64) -> usize {
+        let mut left: Vec<u64> = sizes.to_vec();
+        let mut outputs = 0;
+        while !left.is_empty() {
+            let mut chosen = greedy_select(&left, max);
+            chosen.sort_unstable_by(|a, b| b.cmp(a));
+            for c in chosen {
+                left.swap_remove(c);
+            }
+            outputs += 1;
+        }
+        outputs
+    }
+
     /// One case, run through every selection path.
     struct Case {
         name: &'static str,
@@ -344,8 +389,7 @@ mod tests {
     fn ab2d_greedy_makes_three_where_two_suffice() {
         let unit = 104_857;
         let sizes: Vec<u64> = [5, 4, 3, 3, 3, 2].iter().map(|u| u * unit).collect();
-        let greedy = pack_with(&sizes, MIB, greedy_select);
-        assert_eq!(greedy.len(), 3);
+        assert_eq!(ab2d_outputs(&sizes, MIB), 3);
         assert_eq!(plan_all(&sizes, MIB).len(), 2);
     }
 
@@ -395,7 +439,7 @@ mod tests {
                 let nonzero = output.iter().filter(|&&i| sizes[i] > 0).count();
                 prop_assert!(total(&sizes, output) <= max || nonzero == 1);
             }
-            prop_assert!(plan.len() <= pack_with(&sizes, max, greedy_select).len());
+            prop_assert!(plan.len() <= ab2d_outputs(&sizes, max));
         }
 
         #[test]
