@@ -807,7 +807,7 @@ fn compare_throughput(
         );
         table.add(
             "5",
-            "the same, against writing the bytes durably (the job fsyncs every part and output)",
+            "the same, against writing the bytes durably (as the job's outputs are)",
             format!("{job_rate:.0} MB/s"),
             format!("{durable_rate:.0} MB/s (one BufWriter, then fsync)"),
             format!("{:.2}×", job_rate / durable_rate),

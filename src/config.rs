@@ -153,6 +153,7 @@ impl JobConfig {
             &self.contract,
         )
         .with_gzip(self.gzip)
+        .with_sync_parts(self.parts_only || crate::lock::boot_id().is_none())
     }
     /// Whether outputs are gzipped.
     pub fn gzip(&self) -> bool {

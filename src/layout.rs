@@ -100,6 +100,7 @@ pub struct JobLayout {
     finished: PathBuf,
     contract: String,
     gzip: bool,
+    sync_parts: bool,
 }
 
 impl JobLayout {
@@ -112,6 +113,7 @@ impl JobLayout {
             job_dir,
             contract: contract.to_owned(),
             gzip: false,
+            sync_parts: true,
         }
     }
 
@@ -124,6 +126,18 @@ impl JobLayout {
     /// Whether outputs are gzipped.
     pub fn gzip(&self) -> bool {
         self.gzip
+    }
+
+    /// The same layout with parts fsynced before they move to `finished/`
+    /// (the default) or not (see [`crate::part`]).
+    pub fn with_sync_parts(mut self, sync_parts: bool) -> Self {
+        self.sync_parts = sync_parts;
+        self
+    }
+
+    /// Whether parts are fsynced before they move to `finished/`.
+    pub fn sync_parts(&self) -> bool {
+        self.sync_parts
     }
 
     /// The job directory: final outputs only.

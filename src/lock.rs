@@ -8,7 +8,8 @@
 //!
 //! The lock file also records the parameters that decide which beneficiaries
 //! make which batch ([`JobMeta`]), so that a resume with a different batch size,
-//! which would mix up done and pending batches, is refused.
+//! which would mix up done and pending batches, is refused; and whether the
+//! parts in `finished/` can be trusted after a crash (see [`crate::part`]).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -30,6 +31,39 @@ pub struct JobMeta {
     pub contract: String,
     /// Beneficiaries per batch.
     pub batch_size: usize,
+    /// The boot of the machine whose process owns the job ([`boot_id`]).
+    #[serde(default)]
+    pub boot_id: Option<String>,
+    /// Whether that process fsyncs each part before it moves to `finished/`.
+    /// (Lock files without this field were written by versions that always did.)
+    #[serde(default = "always")]
+    pub sync_parts: bool,
+}
+
+fn always() -> bool {
+    true
+}
+
+impl JobMeta {
+    /// Whether the parts this owner left in `finished/` are whole, as seen by
+    /// a process running now: they were fsynced, or this machine has not
+    /// restarted since (a process that dies leaves its writes in the page
+    /// cache; only a restart loses them).
+    pub fn parts_survive(&self) -> bool {
+        self.sync_parts || (self.boot_id.is_some() && self.boot_id.as_deref() == boot_id())
+    }
+}
+
+/// This boot of the machine (Linux: `/proc/sys/kernel/random/boot_id`), read
+/// once; `None` where the system does not say.
+pub fn boot_id() -> Option<&'static str> {
+    static BOOT_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT_ID
+        .get_or_init(|| {
+            let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+            Some(id.trim().to_owned()).filter(|id| !id.is_empty())
+        })
+        .as_deref()
 }
 
 /// An exclusive lock on a job directory, held until dropped.
@@ -99,10 +133,33 @@ mod tests {
             job_id: "J".into(),
             contract: "Z9000".into(),
             batch_size: 10,
+            boot_id: boot_id().map(str::to_owned),
+            sync_parts: false,
         };
         first.write_meta(&meta).unwrap();
         drop(first);
         let mut second = JobLock::acquire(dir.path()).unwrap();
         assert_eq!(second.meta().unwrap(), Some(meta));
+    }
+
+    #[test]
+    fn unsynced_parts_survive_only_on_the_same_boot() {
+        let meta = |boot: Option<&str>, sync_parts| JobMeta {
+            job_id: "J".into(),
+            contract: "Z9000".into(),
+            batch_size: 10,
+            boot_id: boot.map(str::to_owned),
+            sync_parts,
+        };
+        if boot_id().is_some() {
+            assert!(meta(boot_id(), false).parts_survive());
+        }
+        assert!(!meta(Some("another-boot"), false).parts_survive());
+        assert!(!meta(None, false).parts_survive());
+        assert!(meta(Some("another-boot"), true).parts_survive());
+        // A lock file of an older version: parts were always synced.
+        let old: JobMeta =
+            serde_json::from_str(r#"{"job_id":"J","contract":"Z9000","batch_size":10}"#).unwrap();
+        assert!(old.parts_survive());
     }
 }

@@ -10,7 +10,9 @@
 //!    parts go back to `finished/`, where output `n` will be made again — so the
 //!    numbering stays contiguous;
 //! 3. whatever is left in `streaming/` is deleted: those batches are fetched
-//!    again;
+//!    again; so are the parts in `finished/` when they may not have survived:
+//!    their owner did not fsync them and the machine has restarted since
+//!    ([`JobMeta::parts_survive`]);
 //! 4. a batch is done when its data part is in `finished/` or in the journal (it
 //!    is renamed after its error part, so its error part is then safe too); an
 //!    error part whose data part is not done is deleted, since its batch is
@@ -87,7 +89,8 @@ pub fn open_job(layout: &JobLayout, meta: &JobMeta, resume: bool) -> Result<(Job
     if !resume {
         return Err(refuse_occupied(others));
     }
-    if let Some(recorded) = lock.meta()? {
+    let recorded = lock.meta()?;
+    if let Some(recorded) = &recorded {
         if recorded.batch_size != meta.batch_size || recorded.contract != meta.contract {
             return Err(refuse(
                 dir,
@@ -98,8 +101,11 @@ pub fn open_job(layout: &JobLayout, meta: &JobMeta, resume: bool) -> Result<(Job
             ));
         }
     }
+    // The new owner is recorded once recovery is over: a recovery cut short
+    // is judged again by the same record.
+    let parts_survive = recorded.as_ref().is_none_or(JobMeta::parts_survive);
+    let state = recover(layout, parts_survive)?;
     lock.write_meta(meta)?;
-    let state = recover(layout)?;
     Ok((lock, state))
 }
 
@@ -141,7 +147,7 @@ fn create_dir_checked(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn recover(layout: &JobLayout) -> Result<JobState> {
+fn recover(layout: &JobLayout, parts_survive: bool) -> Result<JobState> {
     let dir = layout.job_dir();
     let has_streaming = existing_dir(layout.streaming())?;
     let has_finished = existing_dir(layout.finished())?;
@@ -192,6 +198,14 @@ fn recover(layout: &JobLayout) -> Result<JobState> {
         let Some(batch) = JobLayout::batch_of_part(&name) else {
             continue;
         };
+        if !parts_survive {
+            log::info!(
+                "recovery: {name} was not fsynced and the machine restarted since; \
+                 fetching batch {batch} again"
+            );
+            fs::remove_file(entry.path()).at("remove", &entry.path())?;
+            continue;
+        }
         match FileKind::of_part(&name) {
             Some(FileKind::Data) => {
                 done_batches.insert(batch);
@@ -293,12 +307,15 @@ fn release_claims(layout: &JobLayout) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::part_names::PartNames;
 
     fn meta() -> JobMeta {
         JobMeta {
             job_id: "J".into(),
             contract: "Z9000".into(),
             batch_size: 10,
+            boot_id: None,
+            sync_parts: true,
         }
     }
 
@@ -364,6 +381,56 @@ mod tests {
         );
         assert_eq!(fs::read_dir(l.streaming()).unwrap().count(), 0);
         assert!(!l.temp_output(FileKind::Data, 2).exists());
+    }
+
+    #[test]
+    fn unsynced_parts_are_fetched_again_after_a_restart() {
+        for (boot, kept) in [
+            (Some("another-boot"), false),
+            (crate::lock::boot_id(), true),
+        ] {
+            let root = tempfile::tempdir().unwrap();
+            let l = layout(root.path());
+            let unsynced = JobMeta {
+                boot_id: boot.map(str::to_owned),
+                sync_parts: false,
+                ..meta()
+            };
+            drop(open_job(&l, &unsynced, false).unwrap());
+            // Batch 1 is in the journal (its output is durable); batch 2 was
+            // claimed for an output never published; batch 3 waits.
+            let journaled = PartNames::from_names(["tmp_000001.ndjson"]);
+            journal::append(
+                &l.journal(),
+                &journal::JournalEntry {
+                    kind: FileKind::Data,
+                    output: None,
+                    parts: std::borrow::Cow::Owned(journaled),
+                },
+            )
+            .unwrap();
+            fs::create_dir(l.claim_dir(FileKind::Data, 1)).unwrap();
+            fs::write(
+                l.claim_dir(FileKind::Data, 1).join("tmp_000002.ndjson"),
+                b"b\n",
+            )
+            .unwrap();
+            fs::write(l.finished_part(3, FileKind::Data), b"c\n").unwrap();
+            fs::write(l.finished_part(3, FileKind::Error), b"e3\n").unwrap();
+
+            let (_lock, state) = open_job(&l, &meta(), true).unwrap();
+            let JobState::Resumed { done_batches } = state else {
+                panic!("{state:?}")
+            };
+            let parts_left = fs::read_dir(l.finished()).unwrap().count();
+            if kept {
+                assert_eq!(done_batches, HashSet::from([1, 2, 3]), "{boot:?}");
+                assert_eq!(parts_left, 3);
+            } else {
+                assert_eq!(done_batches, HashSet::from([1]), "{boot:?}");
+                assert_eq!(parts_left, 0);
+            }
+        }
     }
 
     #[test]

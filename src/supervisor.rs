@@ -613,6 +613,8 @@ impl Handler<RunJob> for JobSupervisor {
             job_id: self.config.job_id().to_owned(),
             contract: self.config.contract().to_owned(),
             batch_size: self.config.batch_size(),
+            boot_id: crate::lock::boot_id().map(str::to_owned),
+            sync_parts: layout.sync_parts(),
         };
         let resume = self.config.resume();
         let work =
