@@ -256,7 +256,7 @@ fn release(claim: &Path, parts: &PartNames) -> Result<()> {
 /// Appends every part to `out`, adding a newline after a non-empty part that
 /// does not end with one. Returns the bytes written.
 ///
-/// The bytes go through one [`COMBINE_BUFFER`] in user space and reach `out`
+/// The bytes go through one 1 MiB buffer in user space and reach `out`
 /// in writes of that size, small parts gathered into one write. On Linux that
 /// beats `copy_file_range` file to file: without reflinks (ext4) it is a
 /// splice through a pipe of 64 KiB, and the page cache takes a few large

@@ -7,7 +7,8 @@
 //!
 //! - claims go to the data part, one line each; a failed or timed-out fetch
 //!   becomes one `OperationOutcome` line in the error part, and the batch goes on;
-//! - at the end both parts are fsynced and renamed into `finished/` on a blocking
+//! - at the end both parts are finished (fsynced if the job says so, see
+//!   [`crate::part`]) and renamed into `finished/` on a blocking
 //!   thread (error part first: the data part reaching `finished/` marks the batch
 //!   done), then announced to the aggregator with [`FileFinished`];
 //! - the supervisor hears [`BatchDone`] exactly once: with the outcome, or — if

@@ -26,7 +26,8 @@
 //!   iterator (memory does not grow with the job).
 //! - [`BatchFetcher`] asks a [`ClaimsSource`] for each beneficiary's claims, writes
 //!   them to `streaming/tmp_<batch>.ndjson` (failures as `OperationOutcome` lines in
-//!   `tmp_<batch>_error.ndjson`), fsyncs and renames the parts into `finished/`.
+//!   `tmp_<batch>_error.ndjson`), renames the parts into `finished/` (fsynced first in
+//!   parts-only jobs; see [`part`]).
 //! - [`Aggregator`] makes an output whenever more than `multiplier × max_bytes` of
 //!   one kind wait, choosing parts that fill it as close to `max_bytes` as possible
 //!   ([`select`]); it combines on blocking threads and stays responsive.
@@ -57,7 +58,7 @@
 //! |---|---|
 //! | [`config`] | [`JobConfig`]: builder, AB2D's defaults, validation |
 //! | [`layout`] | [`JobLayout`]: every path and file name of the protocol, [`FileKind`] |
-//! | [`part`] | a part file: written in `streaming/`, fsynced, renamed into `finished/` |
+//! | [`part`] | a part file: written in `streaming/`, renamed into `finished/` once complete |
 //! | [`part_names`], [`waiting`] | part names kept compact; the parts waiting for aggregation |
 //! | [`select`] | which waiting parts make the next output (better than AB2D's greedy pass) |
 //! | [`combine`], [`publish_order`], [`direct_io`] | one crash-safe aggregation step; plain or gzipped outputs; outputs published in number order; written with direct I/O |

@@ -16,7 +16,7 @@
 //! fetchers write records inline; [`PartWriter::finish`] (flush, fsync, rename)
 //! is the slow part and runs on a blocking thread.
 //!
-//! The buffer grows with what it holds, up to [`PART_BUFFER`], and is written
+//! The buffer grows with what it holds, up to 256 KiB, and is written
 //! out whenever it reaches that: a part of a few KB touches a few KB of memory.
 //! (A fixed 256 KiB `BufWriter` per part would, over a long job, leave every
 //! page of every such buffer resident, since the allocator hands the freed
