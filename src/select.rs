@@ -274,6 +274,14 @@ mod tests {
         picked.iter().map(|&i| sizes[i]).sum()
     }
 
+    /// No index is picked twice.
+    fn each_once(picked: &[usize]) -> bool {
+        let mut unique = picked.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        unique.len() == picked.len()
+    }
+
     /// Outputs AB2D makes of everything: `greedy_select` over what is left,
     /// again and again.
     fn ab2d_outputs(sizes: &[u64], max: u64) -> usize {
@@ -417,10 +425,7 @@ mod tests {
             max in 1u64..3_000,
         ) {
             let picked = select(&sizes, max);
-            let mut unique = picked.clone();
-            unique.sort_unstable();
-            unique.dedup();
-            prop_assert_eq!(unique.len(), picked.len(), "a part picked twice");
+            prop_assert!(each_once(&picked), "a part picked twice");
             let fill = total(&sizes, &picked);
             let nonzero = picked.iter().filter(|&&i| sizes[i] > 0).count();
             prop_assert!(fill <= max || nonzero == 1, "over max with {} parts", nonzero);
@@ -449,10 +454,7 @@ mod tests {
         ) {
             // Parts this small relative to the output take the greedy prefix.
             let picked = select(&sizes, max);
-            let mut unique = picked.clone();
-            unique.sort_unstable();
-            unique.dedup();
-            prop_assert_eq!(unique.len(), picked.len(), "a part picked twice");
+            prop_assert!(each_once(&picked), "a part picked twice");
             let fill = total(&sizes, &picked);
             let all: u64 = sizes.iter().sum();
             let largest = sizes.iter().copied().max().unwrap_or(0);
