@@ -34,8 +34,9 @@ pub struct JobMeta {
     /// The boot of the machine whose process owns the job ([`boot_id`]).
     #[serde(default)]
     pub boot_id: Option<String>,
-    /// Whether that process fsyncs each part before it moves to `finished/`.
-    /// (Lock files without this field were written by versions that always did.)
+    /// Whether every part in `finished/` was fsynced before it moved there
+    /// (false once an owner did not, until a recovery discards its parts).
+    /// Lock files without this field were written by versions that always did.
     #[serde(default = "always")]
     pub sync_parts: bool,
 }

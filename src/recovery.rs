@@ -105,7 +105,12 @@ pub fn open_job(layout: &JobLayout, meta: &JobMeta, resume: bool) -> Result<(Job
     // is judged again by the same record.
     let parts_survive = recorded.as_ref().is_none_or(JobMeta::parts_survive);
     let state = recover(layout, parts_survive)?;
-    lock.write_meta(meta)?;
+    // Unsynced parts that survived stay unsynced, whatever this owner does.
+    let unsynced_kept = recorded.as_ref().is_some_and(|r| !r.sync_parts) && parts_survive;
+    lock.write_meta(&JobMeta {
+        sync_parts: meta.sync_parts && !unsynced_kept,
+        ..meta.clone()
+    })?;
     Ok((lock, state))
 }
 
@@ -418,11 +423,14 @@ mod tests {
             fs::write(l.finished_part(3, FileKind::Data), b"c\n").unwrap();
             fs::write(l.finished_part(3, FileKind::Error), b"e3\n").unwrap();
 
-            let (_lock, state) = open_job(&l, &meta(), true).unwrap();
+            let (mut lock, state) = open_job(&l, &meta(), true).unwrap();
             let JobState::Resumed { done_batches } = state else {
                 panic!("{state:?}")
             };
             let parts_left = fs::read_dir(l.finished()).unwrap().count();
+            // A syncing owner that keeps unsynced parts must not vouch for them.
+            let recorded = lock.meta().unwrap().unwrap();
+            assert_eq!(recorded.sync_parts, !kept, "{boot:?}");
             if kept {
                 assert_eq!(done_batches, HashSet::from([1, 2, 3]), "{boot:?}");
                 assert_eq!(parts_left, 3);
