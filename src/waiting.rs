@@ -7,8 +7,11 @@
 //! `multiplier × max_bytes`, 400 MiB by default, of parts that may be 7.5 KB),
 //! so a part costs twelve bytes here when this crate named it (batch number and
 //! size) and one bit to tell that it is already known, which keeps a part
-//! announced twice (a message and a scan) from being counted twice. Parts named
-//! otherwise (by another writer sharing the job directory) are kept by name.
+//! announced twice (a message and a scan) from being counted twice. A part stays
+//! known after it is taken: a scan may list a part whose message is still in
+//! the mailbox, and that message may come after an output took the part. Parts
+//! named otherwise (by another writer sharing the job directory) are kept by
+//! name.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -29,7 +32,7 @@ pub struct WaitingParts {
     /// Batch numbers of the compact parts, and (same index) their sizes.
     batches: Vec<u32>,
     batch_bytes: Vec<u64>,
-    /// Bit `b` set: the part of batch `b` is waiting.
+    /// Bit `b` set: the part of batch `b` is waiting or was taken.
     known_batches: Vec<u64>,
     /// The other parts, by name, and (same index) their sizes.
     others: Vec<Box<str>>,
@@ -68,8 +71,8 @@ impl WaitingParts {
         self.len() == 0
     }
 
-    /// Adds the part `name` of `bytes` bytes, unless it is already waiting.
-    /// Returns whether it was added.
+    /// Adds the part `name` of `bytes` bytes, unless it is already waiting or
+    /// was taken. Returns whether it was added.
     pub fn adopt(&mut self, name: &str, bytes: u64) -> bool {
         match PartNames::batch_of(name, self.kind).filter(|&b| b < COMPACT_BATCHES) {
             Some(batch) => {
@@ -114,7 +117,11 @@ impl WaitingParts {
                 self.copy_into(i, group);
             }
         }
-        *self = WaitingParts::new(self.kind);
+        self.batches = Vec::new();
+        self.batch_bytes = Vec::new();
+        self.others = Vec::new();
+        self.other_bytes = Vec::new();
+        self.bytes = 0;
         groups
     }
 
@@ -151,12 +158,6 @@ impl WaitingParts {
             taken[i] = true;
         }
         let (compact, others) = taken.split_at(self.batches.len());
-        for (&batch, _) in self.batches.iter().zip(compact).filter(|(_, &t)| t) {
-            self.known_batches[batch as usize / 64] &= !(1u64 << (batch % 64));
-        }
-        for (name, _) in self.others.iter().zip(others).filter(|(_, &t)| t) {
-            self.known_others.remove(name);
-        }
         retain_unpicked(&mut self.batches, compact);
         retain_unpicked(&mut self.batch_bytes, compact);
         retain_unpicked(&mut self.others, others);
@@ -207,20 +208,24 @@ mod tests {
         assert_eq!(bytes, 100);
         assert_eq!(names(&group), ["tmp_000001.ndjson", "tmp_b.ndjson"]);
         assert_eq!((waiting.len(), waiting.bytes()), (2, 80));
-        // Taken parts may be announced again (a new part of the same name).
-        assert!(waiting.adopt("tmp_000001.ndjson", 1));
+        // A taken part is not adopted again: its message may come after a
+        // scan listed it and an output took it.
+        assert!(!waiting.adopt("tmp_000001.ndjson", 60));
+        assert!(!waiting.adopt("tmp_b.ndjson", 40));
         assert!(!waiting.adopt("tmp_000002.ndjson", 50));
+        assert!(waiting.adopt("tmp_000005.ndjson", 1));
 
         let groups = waiting.take_all(100);
+        assert!(!waiting.adopt("tmp_000005.ndjson", 1));
         assert_eq!(groups.iter().map(|g| g.1).sum::<u64>(), 81);
         let mut all: Vec<String> = groups.iter().flat_map(|g| names(&g.0)).collect();
         all.sort();
         assert_eq!(
             all,
             [
-                "tmp_000001.ndjson",
                 "tmp_000002.ndjson",
-                "tmp_000004.ndjson"
+                "tmp_000004.ndjson",
+                "tmp_000005.ndjson"
             ]
         );
         assert!(waiting.is_empty());
