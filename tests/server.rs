@@ -495,12 +495,13 @@ fn an_unfinished_export_resumes_after_a_restart() {
         let base = serve(service::Exports::start(args.clone()).unwrap());
         let id = old_status_url.rsplit('/').next().unwrap();
         let done = poll(&format!("{base}/jobs/{id}")).await;
-        assert_eq!(
-            done.status(),
-            StatusCode::OK,
-            "the resumed export completes"
-        );
+        let status = done.status();
         let manifest: Value = json(done).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the resumed export completes: {manifest}"
+        );
         let eobs = download_all(&manifest, "output").await;
         let expected: HashSet<String> = args
             .beneficiary_ids()
