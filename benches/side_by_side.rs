@@ -539,6 +539,28 @@ struct JobRun {
     part_sizes: Vec<u64>,
 }
 
+/// Runs `config` in a system of its own over `beneficiaries` synthetic
+/// beneficiaries (seed [`SEED`]); the report and the wall time.
+fn run_synthetic_job(
+    config: JobConfig,
+    source: SyntheticConfig,
+    beneficiaries: u64,
+) -> (JobReport, Duration) {
+    let source = Arc::new(SyntheticSource::new(SyntheticConfig {
+        seed: SEED,
+        ..source
+    }));
+    let started = Instant::now();
+    let report = actix::System::new()
+        .block_on(run_job(
+            config,
+            source,
+            (0..beneficiaries).map(synthetic::beneficiary_id),
+        ))
+        .expect("the job starts");
+    (report, started.elapsed())
+}
+
 fn run_one_job(
     scratch: &Scratch,
     beneficiaries: u64,
@@ -556,21 +578,15 @@ fn run_one_job(
     }
     let config = builder.build().expect("a valid config");
     let layout = config.layout();
-    let source = Arc::new(SyntheticSource::new(SyntheticConfig {
-        seed: SEED,
-        latency,
-        ..SyntheticConfig::default()
-    }));
     let cpu_before = cpu_seconds();
-    let started = Instant::now();
-    let report = actix::System::new()
-        .block_on(run_job(
-            config,
-            source,
-            (0..beneficiaries).map(synthetic::beneficiary_id),
-        ))
-        .expect("the job starts");
-    let wall = started.elapsed();
+    let (report, wall) = run_synthetic_job(
+        config,
+        SyntheticConfig {
+            latency,
+            ..SyntheticConfig::default()
+        },
+        beneficiaries,
+    );
     let cpu = cpu_seconds() - cpu_before;
     assert!(report.status.is_completed(), "{:?}", report.status);
     let mut part_sizes = Vec::new();
@@ -1173,20 +1189,14 @@ fn memory_child() -> ! {
     let config = JobConfig::builder(&root, "J", "Z9000")
         .build()
         .expect("a valid config");
-    let source = Arc::new(SyntheticSource::new(SyntheticConfig {
-        seed: SEED,
-        small_eobs: true,
-        ..SyntheticConfig::default()
-    }));
-    let started = Instant::now();
-    let report = actix::System::new()
-        .block_on(run_job(
-            config,
-            source,
-            (0..beneficiaries).map(synthetic::beneficiary_id),
-        ))
-        .expect("the job starts");
-    let wall = started.elapsed();
+    let (report, wall) = run_synthetic_job(
+        config,
+        SyntheticConfig {
+            small_eobs: true,
+            ..SyntheticConfig::default()
+        },
+        beneficiaries,
+    );
     if !report.status.is_completed() {
         eprintln!("memory child: {:?}", report.status);
         std::process::exit(1);

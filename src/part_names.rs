@@ -72,16 +72,23 @@ impl PartNames {
     ///
     /// When `name` is not a part name, or is of another kind than the others.
     pub fn push(&mut self, name: &str) {
-        let kind = FileKind::of_part(name).unwrap_or_else(|| panic!("{name:?} is not a part"));
-        assert_eq!(
-            *self.kind.get_or_insert(kind),
-            kind,
-            "{name:?} is not of the kind of the other parts"
-        );
+        self.try_push(name)
+            .unwrap_or_else(|problem| panic!("{problem}"));
+    }
+
+    /// [`push`](Self::push), saying what is wrong instead of panicking.
+    fn try_push(&mut self, name: &str) -> Result<(), String> {
+        let kind = FileKind::of_part(name).ok_or_else(|| format!("{name:?} is not a part name"))?;
+        if *self.kind.get_or_insert(kind) != kind {
+            return Err(format!(
+                "{name:?} is not of the kind of the parts before it"
+            ));
+        }
         match Self::batch_of(name, kind) {
             Some(batch) => self.batches.push(batch),
             None => self.others.push(name.into()),
         }
+        Ok(())
     }
 
     /// Adds a part known not to have the compact form.
@@ -140,15 +147,7 @@ impl<'de> Deserialize<'de> for PartNames {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PartNames, A::Error> {
                 let mut parts = PartNames::default();
                 while let Some(name) = seq.next_element::<Cow<'de, str>>()? {
-                    let kind = FileKind::of_part(&name).ok_or_else(|| {
-                        serde::de::Error::custom(format!("{name:?} is not a part name"))
-                    })?;
-                    if *parts.kind.get_or_insert(kind) != kind {
-                        return Err(serde::de::Error::custom(format!(
-                            "{name:?} is not of the kind of the parts before it"
-                        )));
-                    }
-                    parts.push(&name);
+                    parts.try_push(&name).map_err(serde::de::Error::custom)?;
                 }
                 Ok(parts)
             }

@@ -113,11 +113,15 @@ fn pack(
         for p in picked {
             taken[p] = true;
         }
-        let mut flags = taken.iter();
-        index.retain(|_| !flags.next().copied().unwrap_or(false));
-        let mut flags = taken.iter();
-        size.retain(|_| !flags.next().copied().unwrap_or(false));
+        retain_unpicked(&mut index, &taken);
+        retain_unpicked(&mut size, &taken);
     }
+}
+
+/// Keeps the items of `items` whose flag in `taken` is false, in order.
+pub(crate) fn retain_unpicked<T>(items: &mut Vec<T>, taken: &[bool]) {
+    let mut flags = taken.iter();
+    items.retain(|_| !flags.next().copied().unwrap_or(false));
 }
 
 /// Greedy's positions.

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 
 use crate::layout::FileKind;
 use crate::part_names::PartNames;
-use crate::select;
+use crate::select::{self, retain_unpicked};
 
 /// Batch numbers from this one on are kept by name: the bit set that tells
 /// known batches takes a bit for every batch number below the highest, so it
@@ -165,12 +165,6 @@ impl WaitingParts {
         self.bytes -= group.1;
         group
     }
-}
-
-/// Keeps the items of `items` whose flag in `taken` is false, in order.
-fn retain_unpicked<T>(items: &mut Vec<T>, taken: &[bool]) {
-    let mut flags = taken.iter();
-    items.retain(|_| !flags.next().copied().unwrap_or(false));
 }
 
 #[cfg(test)]
