@@ -12,7 +12,7 @@
 //! 4. **journal** the output and its parts, fsync;
 //! 5. **publish**: rename the temp output to its final name, fsync the directory;
 //! 6. **release**: delete the claim directory (the parts of a large claim by
-//!    several threads at once: deleting waits on the device).
+//!    several threads at once if deleting them waits on the device).
 //!
 //! A crash between any two steps leaves either the parts (in `finished/` or a
 //! claim) or the published output, never both without a journal line saying so;
@@ -25,6 +25,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
@@ -49,11 +50,18 @@ const COMBINE_BUFFER: usize = 1 << 20;
 /// Buffer between the gzip encoder and a gzipped output.
 const GZIP_OUT_BUFFER: usize = 256 * 1024;
 
-/// Threads that delete the parts of a large claim (see [`release`]).
+/// Threads that delete the parts of a claim whose deletions wait on the
+/// device (see [`release`]).
 const RELEASE_THREADS: usize = 8;
 
-/// Claims of fewer parts are deleted on the calling thread.
-const RELEASE_PARALLEL_FROM: usize = 64;
+/// Parts of a claim deleted, and timed, before [`release`] decides whether
+/// the rest needs threads.
+const RELEASE_PROBE: usize = 64;
+
+/// A deletion slower than this waited on the device: a deletion from the page
+/// cache takes a few microseconds, one that frees blocks on the device about
+/// a hundred.
+const SLOW_DELETE: Duration = Duration::from_micros(40);
 
 /// One aggregation: a group of parts of one kind and the output number they get.
 #[derive(Debug, Clone)]
@@ -216,14 +224,25 @@ impl AggregationStep {
 }
 
 /// Deletes a claim directory and the parts in it, once their output is
-/// published.
+/// published. Parts already gone are fine (a resumed run may have deleted some).
 ///
-/// Deleting a file that held data waits on the device (ext4 frees its blocks
-/// and, without a journal, writes the bitmaps out), so large claims are
-/// deleted by [`RELEASE_THREADS`] threads side by side, which overlaps the
-/// waits: 3.6× faster than one thread for 7.5 KB parts on the development VM.
-/// Parts already gone are fine (a resumed run may have deleted some).
+/// A part still only in the page cache (parts are not fsynced in jobs that
+/// aggregate, and most are deleted before writeback) is deleted in a few
+/// microseconds. A part already on the device is not: ext4 frees its blocks,
+/// and the deletion waits on the device (about 100 µs for a 7.5 KB part on the
+/// development VM). So the first [`RELEASE_PROBE`] parts are deleted on the
+/// calling thread and timed; only if they took longer than [`SLOW_DELETE`]
+/// each is the rest spread over [`RELEASE_THREADS`] threads, which overlaps the
+/// waits (3× faster for such parts). Threads for fast deletions would only
+/// contend for the claim directory's lock and leave allocator memory behind.
 fn release(claim: &Path, parts: &PartNames) -> Result<()> {
+    remove_parts(claim, parts, SLOW_DELETE)?;
+    fs::remove_dir_all(claim).at("remove claim", claim)
+}
+
+/// Deletes the parts of [`release`], on several threads if the probed
+/// deletions took longer than `slow` each; returns the threads used.
+fn remove_parts(claim: &Path, parts: &PartNames, slow: Duration) -> Result<usize> {
     let remove = |index: usize| {
         let part = claim.join(&*parts.name(index));
         match fs::remove_file(&part) {
@@ -233,24 +252,34 @@ fn release(claim: &Path, parts: &PartNames) -> Result<()> {
             _ => Ok(()),
         }
     };
-    if parts.len() >= RELEASE_PARALLEL_FROM {
-        let share = parts.len().div_ceil(RELEASE_THREADS);
+    let probed = parts.len().min(RELEASE_PROBE);
+    let started = Instant::now();
+    (0..probed).try_for_each(remove)?;
+    let rest = probed..parts.len();
+    let waits_on_device = started.elapsed() > slow.saturating_mul(probed as u32);
+    if waits_on_device && rest.len() >= RELEASE_THREADS {
+        let share = rest.len().div_ceil(RELEASE_THREADS);
         std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..parts.len())
+            let workers: Vec<_> = rest
+                .clone()
                 .step_by(share)
                 .map(|from| {
-                    let to = (from + share).min(parts.len());
+                    let to = (from + share).min(rest.end);
                     scope.spawn(move || (from..to).try_for_each(remove))
                 })
                 .collect();
+            let threads = workers.len();
             workers.into_iter().try_for_each(|worker| {
                 worker
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-        })?;
+            })?;
+            Ok(threads)
+        })
+    } else {
+        rest.into_iter().try_for_each(remove)?;
+        Ok(1)
     }
-    fs::remove_dir_all(claim).at("remove claim", claim)
 }
 
 /// Appends every part to `out`, adding a newline after a non-empty part that
@@ -652,7 +681,7 @@ mod tests {
     #[test]
     fn a_large_claim_is_released_completely() {
         let (_root, layout) = setup();
-        let count = RELEASE_PARALLEL_FROM * 3 + 1;
+        let count = RELEASE_PROBE * 3 + 1;
         let parts: Vec<PathBuf> = (0..count)
             .map(|i| {
                 part(
@@ -667,6 +696,30 @@ mod tests {
         assert_eq!(output.records, count as u64);
         assert!(!layout.claim_dir(FileKind::Data, 1).exists());
         assert_eq!(fs::read_dir(layout.finished()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn parts_are_deleted_on_one_thread_or_on_several() {
+        for (slow, threads) in [(Duration::MAX, 1), (Duration::ZERO, RELEASE_THREADS)] {
+            let (_root, layout) = setup();
+            let claim = layout.claim_dir(FileKind::Data, 1);
+            fs::create_dir(&claim).unwrap();
+            // Not a multiple of the threads' share; one part is already gone.
+            let count = RELEASE_PROBE + RELEASE_THREADS * 5 + 3;
+            let mut names = PartNames::new(FileKind::Data);
+            for batch in 0..count as u32 {
+                names.push_batch(batch);
+                if batch != 70 {
+                    fs::write(claim.join(&*names.name(names.len() - 1)), "x\n").unwrap();
+                }
+            }
+            assert_eq!(remove_parts(&claim, &names, slow).unwrap(), threads);
+            assert_eq!(
+                fs::read_dir(&claim).unwrap().count(),
+                0,
+                "{threads} threads"
+            );
+        }
     }
 
     #[test]

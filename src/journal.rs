@@ -18,9 +18,6 @@ use crate::layout::{FileKind, JobLayout};
 use crate::part_names::PartNames;
 use crate::report::JobOutput;
 
-/// Buffer between a journal line's serialisation and the file.
-const WRITE_BUFFER: usize = 64 * 1024;
-
 /// One journal line: an aggregation step and the parts it consumed. Borrows
 /// the parts when written (an output may consume tens of thousands), owns them
 /// when read.
@@ -63,7 +60,7 @@ pub fn append(path: &Path, entry: &JournalEntry<'_>) -> Result<()> {
 fn write_line(file: &mut File, offset: u64, entry: &JournalEntry<'_>) -> io::Result<()> {
     file.set_len(offset)?;
     file.seek(SeekFrom::Start(offset))?;
-    let mut out = BufWriter::with_capacity(WRITE_BUFFER, &*file);
+    let mut out = BufWriter::new(&*file);
     serde_json::to_writer(&mut out, entry)?;
     out.write_all(b"\n")?;
     out.flush()
