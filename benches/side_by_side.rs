@@ -932,16 +932,16 @@ fn simulated_fills(
     sizes: &[u64],
     max_bytes: u64,
     trigger: u64,
-    choose: fn(&[u64], u64) -> Vec<usize>,
+    choose: fn(&[u64], u64) -> Vec<u32>,
 ) -> Vec<f64> {
     let mut waiting: Vec<u64> = Vec::new();
     let mut waiting_bytes = 0;
     let mut outputs = Vec::new();
-    let take = |waiting: &mut Vec<u64>, mut picked: Vec<usize>| {
+    let take = |waiting: &mut Vec<u64>, mut picked: Vec<u32>| {
         picked.sort_unstable_by(|a, b| b.cmp(a));
         picked
             .into_iter()
-            .map(|i| waiting.swap_remove(i))
+            .map(|i| waiting.swap_remove(i as usize))
             .sum::<u64>()
     };
     for &size in sizes {
@@ -1154,7 +1154,7 @@ fn finalize_directly(layout: &JobLayout, parts: &[PathBuf], max_bytes: u64) -> D
             parts: PartNames::from_names(
                 group
                     .iter()
-                    .map(|&i| linked[i].file_name().unwrap().to_str().unwrap()),
+                    .map(|&i| linked[i as usize].file_name().unwrap().to_str().unwrap()),
             ),
             order: None,
         };

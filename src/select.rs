@@ -29,43 +29,31 @@ pub const SEARCH_BUDGET: usize = 50_000;
 /// decisions, not on tens of thousands, in time and memory alike.
 pub const SEARCH_ROOM: u64 = 32;
 
+/// The search tries the largest this many of the parts after that prefix; the
+/// smaller ones beyond are still considered by the greedy answer it starts
+/// from, so it is never worse than greedy, and its memory stays bounded
+/// however many parts wait.
+pub const SEARCH_WINDOW: usize = 4096;
+
 /// Whether `waiting` bytes of one kind call for an output while the job runs:
 /// strictly more than the trigger (`multiplier × max_bytes`), as upstream.
 pub fn should_aggregate(waiting: u64, trigger: u64) -> bool {
     waiting > trigger
 }
 
-/// Indices (into `sizes`) of the parts for one output, in the order they go into it.
+/// Indices (into `sizes`) of the parts for one output, in the order they go
+/// into it. Indices are `u32`: tens of thousands of parts may wait, and a
+/// selection holds one index for each part it picks.
 ///
 /// Empty input gives an empty selection. Every zero-size part is included.
-pub fn select(sizes: &[u64], max_bytes: u64) -> Vec<usize> {
-    let order = Sorted::new(sizes);
-    if let Some(alone) = order.oversized(max_bytes) {
-        return order.with_zeros(vec![alone]);
-    }
-    let picked = best_fit(&order.size, max_bytes);
-    order.with_zeros(
-        picked
-            .into_iter()
-            .map(|p| order.index[p] as usize)
-            .collect(),
-    )
+pub fn select(sizes: &[u64], max_bytes: u64) -> Vec<u32> {
+    Sorted::new(sizes).one_output(max_bytes, best_fit)
 }
 
 /// AB2D's selection: parts largest first, each taken if it still fits; a part
 /// larger than `max_bytes` goes alone. Kept as the baseline for tests and benches.
-pub fn greedy_select(sizes: &[u64], max_bytes: u64) -> Vec<usize> {
-    let order = Sorted::new(sizes);
-    if let Some(alone) = order.oversized(max_bytes) {
-        return order.with_zeros(vec![alone]);
-    }
-    let (picked, _) = greedy(&order.size, max_bytes);
-    order.with_zeros(
-        picked
-            .into_iter()
-            .map(|p| order.index[p] as usize)
-            .collect(),
-    )
+pub fn greedy_select(sizes: &[u64], max_bytes: u64) -> Vec<u32> {
+    Sorted::new(sizes).one_output(max_bytes, greedy_fit)
 }
 
 /// Packs every part into outputs: repeated [`select`], unless repeated
@@ -74,7 +62,7 @@ pub fn greedy_select(sizes: &[u64], max_bytes: u64) -> Vec<usize> {
 /// The parts are sorted once; each output is chosen from what is left, which
 /// stays sorted. Greedy's packing is counted first and made only if it wins,
 /// so that one plan at a time is held (tens of thousands of parts may wait).
-pub fn plan_all(sizes: &[u64], max_bytes: u64) -> Vec<Vec<usize>> {
+pub fn plan_all(sizes: &[u64], max_bytes: u64) -> Vec<Vec<u32>> {
     let mut best = Vec::new();
     pack(sizes, max_bytes, best_fit, |group| best.push(group));
     let mut greedy_outputs = 0;
@@ -86,35 +74,24 @@ pub fn plan_all(sizes: &[u64], max_bytes: u64) -> Vec<Vec<usize>> {
     best
 }
 
-/// Repeated selections with `choose` (positions in sizes sorted descending),
-/// each output given to `output`; zero-size parts go with the first.
-fn pack(
-    sizes: &[u64],
-    max_bytes: u64,
-    choose: fn(&[u64], u64) -> Vec<usize>,
-    mut output: impl FnMut(Vec<usize>),
-) {
-    let Sorted {
-        mut index,
-        mut size,
-        zeros,
-    } = Sorted::new(sizes);
-    let mut zeros = Some(zeros);
-    while !size.is_empty() || zeros.as_ref().is_some_and(|z| !z.is_empty()) {
-        let picked = if size.first().is_some_and(|&s| s > max_bytes) {
-            vec![0]
-        } else {
-            choose(&size, max_bytes)
-        };
-        let mut group: Vec<usize> = picked.iter().map(|&p| index[p] as usize).collect();
-        group.extend(zeros.take().into_iter().flatten().map(|i| i as usize));
-        output(group);
-        let mut taken = vec![false; size.len()];
-        for p in picked {
-            taken[p] = true;
+/// Chooses the positions (in a [`Descending`] order) of one output's parts.
+type Choose = fn(Descending<'_>, u64) -> Vec<u32>;
+
+/// Repeated selections with `choose`, each output given to `output`;
+/// zero-size parts go with the first.
+fn pack(sizes: &[u64], max_bytes: u64, choose: Choose, mut output: impl FnMut(Vec<u32>)) {
+    let mut sorted = Sorted::new(sizes);
+    let mut zeros = Some(std::mem::take(&mut sorted.zeros));
+    while !sorted.order.is_empty() || zeros.as_ref().is_some_and(|z| !z.is_empty()) {
+        let mut group = sorted.positions(max_bytes, choose);
+        let mut taken = vec![false; sorted.order.len()];
+        for p in &mut group {
+            taken[*p as usize] = true;
+            *p = sorted.order[*p as usize];
         }
-        retain_unpicked(&mut index, &taken);
-        retain_unpicked(&mut size, &taken);
+        group.extend(zeros.take().into_iter().flatten());
+        output(group);
+        retain_unpicked(&mut sorted.order, &taken);
     }
 }
 
@@ -124,67 +101,133 @@ pub(crate) fn retain_unpicked<T>(items: &mut Vec<T>, taken: &[bool]) {
     items.retain(|_| !flags.next().copied().unwrap_or(false));
 }
 
-/// Greedy's positions.
-fn greedy_fit(size: &[u64], cap: u64) -> Vec<usize> {
-    greedy(size, cap).0
-}
-
-/// Non-zero sizes, largest first, with their original indices (as `u32`:
-/// tens of thousands of parts may wait, and this is their largest copy).
-struct Sorted {
-    /// Original index of each sorted position.
-    index: Vec<u32>,
-    /// Size at each sorted position (descending, all non-zero).
-    size: Vec<u64>,
-    /// Original indices of the zero-size parts.
+/// The parts by size, largest first, as indices into the sizes: the sizes
+/// themselves are not copied (tens of thousands of parts may wait, and this
+/// order is a selection's largest allocation).
+struct Sorted<'a> {
+    sizes: &'a [u64],
+    /// Indices of the non-zero sizes, largest first (equal sizes by index).
+    order: Vec<u32>,
+    /// Indices of the zero-size parts.
     zeros: Vec<u32>,
 }
 
-impl Sorted {
-    fn new(sizes: &[u64]) -> Self {
+impl<'a> Sorted<'a> {
+    fn new(sizes: &'a [u64]) -> Self {
         let n = u32::try_from(sizes.len()).expect("fewer than 2³² parts wait");
-        let (mut index, zeros): (Vec<u32>, Vec<u32>) = (0..n).partition(|&i| sizes[i as usize] > 0);
-        index.sort_unstable_by_key(|&i| (Reverse(sizes[i as usize]), i));
-        let size = index.iter().map(|&i| sizes[i as usize]).collect();
-        Sorted { index, size, zeros }
+        let zero_count = sizes.iter().filter(|&&s| s == 0).count();
+        let mut order = Vec::with_capacity(sizes.len() - zero_count);
+        let mut zeros = Vec::with_capacity(zero_count);
+        for i in 0..n {
+            if sizes[i as usize] > 0 {
+                order.push(i);
+            } else {
+                zeros.push(i);
+            }
+        }
+        order.sort_unstable_by_key(|&i| (Reverse(sizes[i as usize]), i));
+        Sorted {
+            sizes,
+            order,
+            zeros,
+        }
     }
 
-    fn oversized(&self, max_bytes: u64) -> Option<usize> {
-        (self.size.first().copied()? > max_bytes).then(|| self.index[0] as usize)
+    /// The positions of one output chosen by `choose`; a part larger than
+    /// `max_bytes` goes alone.
+    fn positions(&self, max_bytes: u64, choose: Choose) -> Vec<u32> {
+        let view = Descending {
+            sizes: self.sizes,
+            order: &self.order,
+        };
+        if view.len() > 0 && view.size(0) > max_bytes {
+            vec![0]
+        } else {
+            choose(view, max_bytes)
+        }
     }
 
-    fn with_zeros(&self, mut picked: Vec<usize>) -> Vec<usize> {
-        picked.extend(self.zeros.iter().map(|&i| i as usize));
+    /// The indices of one output chosen by `choose`, then the zero-size parts.
+    fn one_output(&self, max_bytes: u64, choose: Choose) -> Vec<u32> {
+        let mut picked = self.positions(max_bytes, choose);
+        for p in &mut picked {
+            *p = self.order[*p as usize];
+        }
+        picked.extend_from_slice(&self.zeros);
         picked
     }
 }
 
+/// Sizes sorted descending, read through their indices; positions are `u32`.
+#[derive(Clone, Copy)]
+struct Descending<'a> {
+    sizes: &'a [u64],
+    order: &'a [u32],
+}
+
+impl<'a> Descending<'a> {
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    fn size(&self, position: usize) -> u64 {
+        self.sizes[self.order[position] as usize]
+    }
+
+    /// The positions `from..` (positions restart at 0).
+    fn skip(&self, from: usize) -> Descending<'a> {
+        Descending {
+            sizes: self.sizes,
+            order: &self.order[from..],
+        }
+    }
+
+    /// The first `len` positions.
+    fn take(&self, len: usize) -> Descending<'a> {
+        Descending {
+            sizes: self.sizes,
+            order: &self.order[..len.min(self.order.len())],
+        }
+    }
+
+    /// The first position from `from` on whose size is at most `room`.
+    fn first_fitting(&self, from: usize, room: u64) -> usize {
+        from + self.order[from..].partition_point(|&i| self.sizes[i as usize] > room)
+    }
+}
+
+/// Greedy's positions.
+fn greedy_fit(sizes: Descending<'_>, cap: u64) -> Vec<u32> {
+    greedy(sizes, cap).0
+}
+
 /// Greedy for the largest parts, then the bounded search (see
-/// [`SEARCH_ROOM`]), over sizes sorted descending. Returns positions.
-fn best_fit(size: &[u64], cap: u64) -> Vec<usize> {
+/// [`SEARCH_ROOM`] and [`SEARCH_WINDOW`]). Returns positions.
+fn best_fit(sizes: Descending<'_>, cap: u64) -> Vec<u32> {
     let (mut fixed, mut taken) = (0, 0u64);
-    while let Some(&next) = size.get(fixed) {
+    while fixed < sizes.len() {
+        let next = sizes.size(fixed);
         if taken + next + SEARCH_ROOM.saturating_mul(next) > cap {
             break;
         }
         taken += next;
         fixed += 1;
     }
-    let rest = search(&size[fixed..], cap - taken);
-    (0..fixed)
-        .chain(rest.into_iter().map(|p| p + fixed))
-        .collect()
+    let mut picked: Vec<u32> = (0..fixed as u32).collect();
+    let rest = search(sizes.skip(fixed), cap - taken);
+    picked.extend(rest.into_iter().map(|p| p + fixed as u32));
+    picked
 }
 
-/// Largest-first pass over sizes sorted descending; returns the positions
-/// taken and their sum.
-fn greedy(size: &[u64], cap: u64) -> (Vec<usize>, u64) {
+/// Largest-first pass; returns the positions taken and their sum.
+fn greedy(sizes: Descending<'_>, cap: u64) -> (Vec<u32>, u64) {
     let mut sum = 0u64;
     let mut picked = Vec::new();
-    for (pos, &s) in size.iter().enumerate() {
+    for pos in 0..sizes.len() {
+        let s = sizes.size(pos);
         if s <= cap - sum {
             sum += s;
-            picked.push(pos);
+            picked.push(pos as u32);
             if sum == cap {
                 break;
             }
@@ -193,18 +236,21 @@ fn greedy(size: &[u64], cap: u64) -> (Vec<usize>, u64) {
     (picked, sum)
 }
 
-/// Branch and bound over sizes sorted descending, seeded with the greedy
-/// answer and capped at [`SEARCH_BUDGET`] steps. Returns positions.
-fn search(s: &[u64], cap: u64) -> Vec<usize> {
-    let n = s.len();
-    let (mut best, mut best_sum) = greedy(s, cap);
+/// Branch and bound over the first [`SEARCH_WINDOW`] positions, seeded with
+/// the greedy answer over all of them and capped at [`SEARCH_BUDGET`] steps.
+/// Returns positions.
+fn search(all: Descending<'_>, cap: u64) -> Vec<u32> {
+    let (mut best, mut best_sum) = greedy(all, cap);
     if best_sum == cap {
         return best;
     }
-    // suffix[i] = sum of s[i..]: the most that positions i.. can add.
+    let s = all.take(SEARCH_WINDOW);
+    let n = s.len();
+    // suffix[i] = sum of the window's sizes from i: the most that positions
+    // i.. can add.
     let mut suffix = vec![0u64; n + 1];
     for i in (0..n).rev() {
-        suffix[i] = suffix[i + 1].saturating_add(s[i]);
+        suffix[i] = suffix[i + 1].saturating_add(s.size(i));
     }
     // One frame a depth: the level's first position and the next to try.
     struct Frame {
@@ -212,7 +258,7 @@ fn search(s: &[u64], cap: u64) -> Vec<usize> {
         next: usize,
     }
     let mut frames = vec![Frame { start: 0, next: 0 }];
-    let mut chosen: Vec<usize> = Vec::new();
+    let mut chosen: Vec<u32> = Vec::new();
     let mut sum = 0u64;
     let mut budget = SEARCH_BUDGET;
     'search: while let Some(frame) = frames.last_mut() {
@@ -228,13 +274,13 @@ fn search(s: &[u64], cap: u64) -> Vec<usize> {
                 break;
             }
             let room = cap - sum;
-            if s[j] > room {
+            if s.size(j) > room {
                 // Sizes descend: jump to the first one that fits.
-                frame.next = j + s[j..].partition_point(|&x| x > room);
+                frame.next = s.first_fitting(j, room);
                 continue;
             }
             frame.next = j + 1;
-            if j > frame.start && s[j] == s[j - 1] {
+            if j > frame.start && s.size(j) == s.size(j - 1) {
                 continue; // an equal sibling was tried already
             }
             pick = Some(j);
@@ -242,8 +288,8 @@ fn search(s: &[u64], cap: u64) -> Vec<usize> {
         }
         match pick {
             Some(j) => {
-                chosen.push(j);
-                sum += s[j];
+                chosen.push(j as u32);
+                sum += s.size(j);
                 if sum > best_sum {
                     best_sum = sum;
                     best.clone_from(&chosen);
@@ -259,7 +305,7 @@ fn search(s: &[u64], cap: u64) -> Vec<usize> {
             None => {
                 frames.pop();
                 if let Some(j) = chosen.pop() {
-                    sum -= s[j];
+                    sum -= s.size(j as usize);
                 }
             }
         }
@@ -274,12 +320,12 @@ mod tests {
 
     const MIB: u64 = 1 << 20;
 
-    fn total(sizes: &[u64], picked: &[usize]) -> u64 {
-        picked.iter().map(|&i| sizes[i]).sum()
+    fn total(sizes: &[u64], picked: &[u32]) -> u64 {
+        picked.iter().map(|&i| sizes[i as usize]).sum()
     }
 
     /// No index is picked twice.
-    fn each_once(picked: &[usize]) -> bool {
+    fn each_once(picked: &[u32]) -> bool {
         let mut unique = picked.to_vec();
         unique.sort_unstable();
         unique.dedup();
@@ -295,7 +341,7 @@ mod tests {
             let mut chosen = greedy_select(&left, max);
             chosen.sort_unstable_by(|a, b| b.cmp(a));
             for c in chosen {
-                left.swap_remove(c);
+                left.swap_remove(c as usize);
             }
             outputs += 1;
         }
@@ -386,11 +432,11 @@ mod tests {
             );
             let plan = plan_all(&case.sizes, case.max);
             assert_eq!(plan.len(), case.outputs, "{}: plan_all", case.name);
-            let mut seen: Vec<usize> = plan.concat();
+            let mut seen: Vec<u32> = plan.concat();
             seen.sort_unstable();
             assert_eq!(
                 seen,
-                (0..case.sizes.len()).collect::<Vec<_>>(),
+                (0..case.sizes.len() as u32).collect::<Vec<_>>(),
                 "{}",
                 case.name
             );
@@ -413,6 +459,18 @@ mod tests {
     }
 
     #[test]
+    fn parts_beyond_the_search_window_still_fill_the_output() {
+        // The greedy prefix leaves 335 bytes of room and over 10,000 parts of
+        // 10 bytes; the window holds only those, and only the five parts of
+        // 1 byte beyond it make the output exact.
+        let mut sizes = vec![10; 20_000];
+        sizes.extend([1; 5]);
+        let picked = select(&sizes, 100_005);
+        assert!(each_once(&picked));
+        assert_eq!(total(&sizes, &picked), 100_005);
+    }
+
+    #[test]
     fn large_inputs_stay_cheap() {
         let sizes: Vec<u64> = (0..100_000u64)
             .map(|i| 1_000 + (i * 7919) % 9_000)
@@ -431,7 +489,7 @@ mod tests {
             let picked = select(&sizes, max);
             prop_assert!(each_once(&picked), "a part picked twice");
             let fill = total(&sizes, &picked);
-            let nonzero = picked.iter().filter(|&&i| sizes[i] > 0).count();
+            let nonzero = picked.iter().filter(|&&i| sizes[i as usize] > 0).count();
             prop_assert!(fill <= max || nonzero == 1, "over max with {} parts", nonzero);
             prop_assert!(fill >= total(&sizes, &greedy_select(&sizes, max)));
             prop_assert_eq!(
@@ -441,11 +499,11 @@ mod tests {
             );
 
             let plan = plan_all(&sizes, max);
-            let mut all: Vec<usize> = plan.concat();
+            let mut all: Vec<u32> = plan.concat();
             all.sort_unstable();
-            prop_assert_eq!(all, (0..sizes.len()).collect::<Vec<_>>(), "lost or repeated");
+            prop_assert_eq!(all, (0..sizes.len() as u32).collect::<Vec<_>>(), "lost or repeated");
             for output in &plan {
-                let nonzero = output.iter().filter(|&&i| sizes[i] > 0).count();
+                let nonzero = output.iter().filter(|&&i| sizes[i as usize] > 0).count();
                 prop_assert!(total(&sizes, output) <= max || nonzero == 1);
             }
             prop_assert!(plan.len() <= ab2d_outputs(&sizes, max));
@@ -483,6 +541,25 @@ mod tests {
             if sizes.iter().all(|&s| s <= max) {
                 prop_assert_eq!(fill, optimum);
             }
+        }
+    }
+
+    proptest! {
+        // Thousands of parts a case: fewer cases.
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn a_tail_longer_than_the_search_window_fills_as_well_as_greedy(
+            sizes in proptest::collection::vec(1u64..60, SEARCH_WINDOW * 2..SEARCH_WINDOW * 3),
+            max in 5_000u64..50_000,
+        ) {
+            // After the greedy prefix, more parts are left than the search
+            // tries: the greedy answer over all of them still bounds it.
+            let picked = select(&sizes, max);
+            prop_assert!(each_once(&picked), "a part picked twice");
+            let fill = total(&sizes, &picked);
+            prop_assert!(fill <= max);
+            prop_assert!(fill >= total(&sizes, &greedy_select(&sizes, max)));
         }
     }
 }

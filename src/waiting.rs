@@ -108,15 +108,16 @@ impl WaitingParts {
     /// Takes every part, packed into outputs (see [`select::plan_all`]).
     pub fn take_all(&mut self, max_bytes: u64) -> Vec<(PartNames, u64)> {
         let plan = select::plan_all(&self.sizes(), max_bytes);
-        let mut groups: Vec<(PartNames, u64)> = plan
-            .iter()
-            .map(|_| (PartNames::new(self.kind), 0))
+        let groups = plan
+            .into_iter()
+            .map(|picked| {
+                let mut group = (PartNames::new(self.kind), 0);
+                for i in picked {
+                    self.copy_into(i, &mut group);
+                }
+                group
+            })
             .collect();
-        for (group, picked) in groups.iter_mut().zip(&plan) {
-            for &i in picked {
-                self.copy_into(i, group);
-            }
-        }
         self.batches = Vec::new();
         self.batch_bytes = Vec::new();
         self.others = Vec::new();
@@ -135,7 +136,8 @@ impl WaitingParts {
     }
 
     /// Adds part `index` (in the index space of [`sizes`](Self::sizes)) to `group`.
-    fn copy_into(&self, index: usize, (group, bytes): &mut (PartNames, u64)) {
+    fn copy_into(&self, index: u32, (group, bytes): &mut (PartNames, u64)) {
+        let index = index as usize;
         match self.batches.get(index) {
             Some(&batch) => {
                 group.push_batch(batch);
@@ -150,12 +152,12 @@ impl WaitingParts {
     }
 
     /// Takes the parts at `picked` (indices into [`sizes`](Self::sizes)).
-    fn take(&mut self, picked: &[usize]) -> (PartNames, u64) {
+    fn take(&mut self, picked: &[u32]) -> (PartNames, u64) {
         let mut group = (PartNames::new(self.kind), 0);
         let mut taken = vec![false; self.len()];
         for &i in picked {
             self.copy_into(i, &mut group);
-            taken[i] = true;
+            taken[i as usize] = true;
         }
         let (compact, others) = taken.split_at(self.batches.len());
         retain_unpicked(&mut self.batches, compact);
