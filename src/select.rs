@@ -35,6 +35,13 @@ pub const SEARCH_ROOM: u64 = 32;
 /// however many parts wait.
 pub const SEARCH_WINDOW: usize = 4096;
 
+/// A part's size as selections read it: `u64`, or `u32` where every size
+/// fits (the aggregator keeps tens of thousands of them).
+pub trait Size: Copy + Into<u64> {}
+
+impl Size for u64 {}
+impl Size for u32 {}
+
 /// Whether `waiting` bytes of one kind call for an output while the job runs:
 /// strictly more than the trigger (`multiplier × max_bytes`), as upstream.
 pub fn should_aggregate(waiting: u64, trigger: u64) -> bool {
@@ -46,13 +53,13 @@ pub fn should_aggregate(waiting: u64, trigger: u64) -> bool {
 /// selection holds one index for each part it picks.
 ///
 /// Empty input gives an empty selection. Every zero-size part is included.
-pub fn select(sizes: &[u64], max_bytes: u64) -> Vec<u32> {
+pub fn select<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<u32> {
     Sorted::new(sizes).one_output(max_bytes, best_fit)
 }
 
 /// AB2D's selection: parts largest first, each taken if it still fits; a part
 /// larger than `max_bytes` goes alone. Kept as the baseline for tests and benches.
-pub fn greedy_select(sizes: &[u64], max_bytes: u64) -> Vec<u32> {
+pub fn greedy_select<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<u32> {
     Sorted::new(sizes).one_output(max_bytes, greedy_fit)
 }
 
@@ -62,7 +69,7 @@ pub fn greedy_select(sizes: &[u64], max_bytes: u64) -> Vec<u32> {
 /// The parts are sorted once; each output is chosen from what is left, which
 /// stays sorted. Greedy's packing is counted first and made only if it wins,
 /// so that one plan at a time is held (tens of thousands of parts may wait).
-pub fn plan_all(sizes: &[u64], max_bytes: u64) -> Vec<Vec<u32>> {
+pub fn plan_all<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<Vec<u32>> {
     let mut best = Vec::new();
     pack(sizes, max_bytes, best_fit, |group| best.push(group));
     let mut greedy_outputs = 0;
@@ -75,11 +82,11 @@ pub fn plan_all(sizes: &[u64], max_bytes: u64) -> Vec<Vec<u32>> {
 }
 
 /// Chooses the positions (in a [`Descending`] order) of one output's parts.
-type Choose = fn(Descending<'_>, u64) -> Vec<u32>;
+type Choose<S> = fn(Descending<'_, S>, u64) -> Vec<u32>;
 
 /// Repeated selections with `choose`, each output given to `output`;
 /// zero-size parts go with the first.
-fn pack(sizes: &[u64], max_bytes: u64, choose: Choose, mut output: impl FnMut(Vec<u32>)) {
+fn pack<S: Size>(sizes: &[S], max_bytes: u64, choose: Choose<S>, mut output: impl FnMut(Vec<u32>)) {
     let mut sorted = Sorted::new(sizes);
     let mut zeros = Some(std::mem::take(&mut sorted.zeros));
     while !sorted.order.is_empty() || zeros.as_ref().is_some_and(|z| !z.is_empty()) {
@@ -104,28 +111,28 @@ pub(crate) fn retain_unpicked<T>(items: &mut Vec<T>, taken: &[bool]) {
 /// The parts by size, largest first, as indices into the sizes: the sizes
 /// themselves are not copied (tens of thousands of parts may wait, and this
 /// order is a selection's largest allocation).
-struct Sorted<'a> {
-    sizes: &'a [u64],
+struct Sorted<'a, S> {
+    sizes: &'a [S],
     /// Indices of the non-zero sizes, largest first (equal sizes by index).
     order: Vec<u32>,
     /// Indices of the zero-size parts.
     zeros: Vec<u32>,
 }
 
-impl<'a> Sorted<'a> {
-    fn new(sizes: &'a [u64]) -> Self {
+impl<'a, S: Size> Sorted<'a, S> {
+    fn new(sizes: &'a [S]) -> Self {
         let n = u32::try_from(sizes.len()).expect("fewer than 2³² parts wait");
-        let zero_count = sizes.iter().filter(|&&s| s == 0).count();
+        let zero_count = sizes.iter().filter(|&&s| s.into() == 0).count();
         let mut order = Vec::with_capacity(sizes.len() - zero_count);
         let mut zeros = Vec::with_capacity(zero_count);
         for i in 0..n {
-            if sizes[i as usize] > 0 {
+            if sizes[i as usize].into() > 0 {
                 order.push(i);
             } else {
                 zeros.push(i);
             }
         }
-        order.sort_unstable_by_key(|&i| (Reverse(sizes[i as usize]), i));
+        order.sort_unstable_by_key(|&i| (Reverse(sizes[i as usize].into()), i));
         Sorted {
             sizes,
             order,
@@ -135,7 +142,7 @@ impl<'a> Sorted<'a> {
 
     /// The positions of one output chosen by `choose`; a part larger than
     /// `max_bytes` goes alone.
-    fn positions(&self, max_bytes: u64, choose: Choose) -> Vec<u32> {
+    fn positions(&self, max_bytes: u64, choose: Choose<S>) -> Vec<u32> {
         let view = Descending {
             sizes: self.sizes,
             order: &self.order,
@@ -148,7 +155,7 @@ impl<'a> Sorted<'a> {
     }
 
     /// The indices of one output chosen by `choose`, then the zero-size parts.
-    fn one_output(&self, max_bytes: u64, choose: Choose) -> Vec<u32> {
+    fn one_output(&self, max_bytes: u64, choose: Choose<S>) -> Vec<u32> {
         let mut picked = self.positions(max_bytes, choose);
         for p in &mut picked {
             *p = self.order[*p as usize];
@@ -159,23 +166,31 @@ impl<'a> Sorted<'a> {
 }
 
 /// Sizes sorted descending, read through their indices; positions are `u32`.
-#[derive(Clone, Copy)]
-struct Descending<'a> {
-    sizes: &'a [u64],
+struct Descending<'a, S> {
+    sizes: &'a [S],
     order: &'a [u32],
 }
 
-impl<'a> Descending<'a> {
+// Derived, these would ask `S: Clone`; a view is copied whatever it reads.
+impl<S> Clone for Descending<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Descending<'_, S> {}
+
+impl<'a, S: Size> Descending<'a, S> {
     fn len(&self) -> usize {
         self.order.len()
     }
 
     fn size(&self, position: usize) -> u64 {
-        self.sizes[self.order[position] as usize]
+        self.sizes[self.order[position] as usize].into()
     }
 
     /// The positions `from..` (positions restart at 0).
-    fn skip(&self, from: usize) -> Descending<'a> {
+    fn skip(&self, from: usize) -> Descending<'a, S> {
         Descending {
             sizes: self.sizes,
             order: &self.order[from..],
@@ -183,7 +198,7 @@ impl<'a> Descending<'a> {
     }
 
     /// The first `len` positions.
-    fn take(&self, len: usize) -> Descending<'a> {
+    fn take(&self, len: usize) -> Descending<'a, S> {
         Descending {
             sizes: self.sizes,
             order: &self.order[..len.min(self.order.len())],
@@ -192,18 +207,18 @@ impl<'a> Descending<'a> {
 
     /// The first position from `from` on whose size is at most `room`.
     fn first_fitting(&self, from: usize, room: u64) -> usize {
-        from + self.order[from..].partition_point(|&i| self.sizes[i as usize] > room)
+        from + self.order[from..].partition_point(|&i| self.sizes[i as usize].into() > room)
     }
 }
 
 /// Greedy's positions.
-fn greedy_fit(sizes: Descending<'_>, cap: u64) -> Vec<u32> {
+fn greedy_fit<S: Size>(sizes: Descending<'_, S>, cap: u64) -> Vec<u32> {
     greedy(sizes, cap).0
 }
 
 /// Greedy for the largest parts, then the bounded search (see
 /// [`SEARCH_ROOM`] and [`SEARCH_WINDOW`]). Returns positions.
-fn best_fit(sizes: Descending<'_>, cap: u64) -> Vec<u32> {
+fn best_fit<S: Size>(sizes: Descending<'_, S>, cap: u64) -> Vec<u32> {
     let (mut fixed, mut taken) = (0, 0u64);
     while fixed < sizes.len() {
         let next = sizes.size(fixed);
@@ -220,7 +235,7 @@ fn best_fit(sizes: Descending<'_>, cap: u64) -> Vec<u32> {
 }
 
 /// Largest-first pass; returns the positions taken and their sum.
-fn greedy(sizes: Descending<'_>, cap: u64) -> (Vec<u32>, u64) {
+fn greedy<S: Size>(sizes: Descending<'_, S>, cap: u64) -> (Vec<u32>, u64) {
     let mut sum = 0u64;
     let mut picked = Vec::new();
     for pos in 0..sizes.len() {
@@ -239,7 +254,7 @@ fn greedy(sizes: Descending<'_>, cap: u64) -> (Vec<u32>, u64) {
 /// Branch and bound over the first [`SEARCH_WINDOW`] positions, seeded with
 /// the greedy answer over all of them and capped at [`SEARCH_BUDGET`] steps.
 /// Returns positions.
-fn search(all: Descending<'_>, cap: u64) -> Vec<u32> {
+fn search<S: Size>(all: Descending<'_, S>, cap: u64) -> Vec<u32> {
     let (mut best, mut best_sum) = greedy(all, cap);
     if best_sum == cap {
         return best;

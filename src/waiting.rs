@@ -5,15 +5,14 @@
 //! and must never rescan the directory per message, so it keeps every waiting
 //! part in memory. Tens of thousands wait at once in a large job (the trigger is
 //! `multiplier × max_bytes`, 400 MiB by default, of parts that may be 7.5 KB),
-//! so a part costs twelve bytes here when this crate named it (batch number and
-//! size) and one bit to tell that it is already known, which keeps a part
+//! so a part costs eight bytes here when this crate named it and it is under
+//! 4 GiB (batch number and size, as `u32`) and one bit to tell that it is already known, which keeps a part
 //! announced twice (a message and a scan) from being counted twice. A part stays
 //! known after it is taken: a scan may list a part whose message is still in
 //! the mailbox, and that message may come after an output took the part. Parts
 //! named otherwise (by another writer sharing the job directory) are kept by
 //! name.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
 use crate::layout::FileKind;
@@ -31,7 +30,7 @@ pub struct WaitingParts {
     kind: FileKind,
     /// Batch numbers of the compact parts, and (same index) their sizes.
     batches: Vec<u32>,
-    batch_bytes: Vec<u64>,
+    batch_bytes: Vec<u32>,
     /// Bit `b` set: the part of batch `b` is waiting or was taken.
     known_batches: Vec<u64>,
     /// The other parts, by name, and (same index) their sizes.
@@ -74,8 +73,11 @@ impl WaitingParts {
     /// Adds the part `name` of `bytes` bytes, unless it is already waiting or
     /// was taken. Returns whether it was added.
     pub fn adopt(&mut self, name: &str, bytes: u64) -> bool {
-        match PartNames::batch_of(name, self.kind).filter(|&b| b < COMPACT_BATCHES) {
-            Some(batch) => {
+        let compact = PartNames::batch_of(name, self.kind)
+            .filter(|&b| b < COMPACT_BATCHES)
+            .zip(u32::try_from(bytes).ok());
+        match compact {
+            Some((batch, compact_bytes)) => {
                 let (word, bit) = (batch as usize / 64, 1u64 << (batch % 64));
                 if word >= self.known_batches.len() {
                     self.known_batches.resize(word + 1, 0);
@@ -85,7 +87,7 @@ impl WaitingParts {
                 }
                 self.known_batches[word] |= bit;
                 self.batches.push(batch);
-                self.batch_bytes.push(bytes);
+                self.batch_bytes.push(compact_bytes);
             }
             None => {
                 if !self.known_others.insert(name.into()) {
@@ -101,13 +103,19 @@ impl WaitingParts {
 
     /// Takes the parts of the next output (see [`select::select`]) and their bytes.
     pub fn take_selection(&mut self, max_bytes: u64) -> (PartNames, u64) {
-        let picked = select::select(&self.sizes(), max_bytes);
+        let picked = match self.other_sizes() {
+            None => select::select(&self.batch_bytes, max_bytes),
+            Some(all) => select::select(&all, max_bytes),
+        };
         self.take(&picked)
     }
 
     /// Takes every part, packed into outputs (see [`select::plan_all`]).
     pub fn take_all(&mut self, max_bytes: u64) -> Vec<(PartNames, u64)> {
-        let plan = select::plan_all(&self.sizes(), max_bytes);
+        let plan = match self.other_sizes() {
+            None => select::plan_all(&self.batch_bytes, max_bytes),
+            Some(all) => select::plan_all(&all, max_bytes),
+        };
         let groups = plan
             .into_iter()
             .map(|picked| {
@@ -126,22 +134,23 @@ impl WaitingParts {
         groups
     }
 
-    /// Sizes of every part, compact ones first (the index space of selections).
-    fn sizes(&self) -> Cow<'_, [u64]> {
-        if self.others.is_empty() {
-            Cow::Borrowed(&self.batch_bytes)
-        } else {
-            Cow::Owned([&self.batch_bytes[..], &self.other_bytes[..]].concat())
-        }
+    /// Sizes of every part, compact ones first (the index space of
+    /// selections), when some are not compact; `None` when the compact sizes
+    /// are all.
+    fn other_sizes(&self) -> Option<Vec<u64>> {
+        (!self.others.is_empty()).then(|| {
+            let compact = self.batch_bytes.iter().map(|&b| u64::from(b));
+            compact.chain(self.other_bytes.iter().copied()).collect()
+        })
     }
 
-    /// Adds part `index` (in the index space of [`sizes`](Self::sizes)) to `group`.
+    /// Adds part `index` (in the index space of selections) to `group`.
     fn copy_into(&self, index: u32, (group, bytes): &mut (PartNames, u64)) {
         let index = index as usize;
         match self.batches.get(index) {
             Some(&batch) => {
                 group.push_batch(batch);
-                *bytes += self.batch_bytes[index];
+                *bytes += u64::from(self.batch_bytes[index]);
             }
             None => {
                 let other = index - self.batches.len();
@@ -151,7 +160,7 @@ impl WaitingParts {
         }
     }
 
-    /// Takes the parts at `picked` (indices into [`sizes`](Self::sizes)).
+    /// Takes the parts at `picked` (indices in the index space of selections).
     fn take(&mut self, picked: &[u32]) -> (PartNames, u64) {
         let mut group = (PartNames::new(self.kind), 0);
         let mut taken = vec![false; self.len()];
@@ -171,6 +180,8 @@ impl WaitingParts {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::*;
 
     fn names(group: &PartNames) -> Vec<String> {
@@ -226,6 +237,26 @@ mod tests {
         );
         assert!(waiting.is_empty());
         assert_eq!(waiting.bytes(), 0);
+    }
+
+    #[test]
+    fn parts_of_4_gib_or_more_are_kept_by_name() {
+        let mut waiting = WaitingParts::new(FileKind::Data);
+        let huge = u64::from(u32::MAX) + 1;
+        assert!(waiting.adopt("tmp_000001.ndjson", huge));
+        assert!(!waiting.adopt("tmp_000001.ndjson", huge));
+        assert!(waiting.adopt("tmp_000002.ndjson", 5));
+        assert_eq!((waiting.batches.len(), waiting.others.len()), (1, 1));
+        assert_eq!(waiting.bytes(), huge + 5);
+        // Larger than the cap, it makes an output alone, at its full size.
+        let (group, bytes) = waiting.take_selection(1 << 30);
+        assert_eq!(
+            (names(&group), bytes),
+            (vec!["tmp_000001.ndjson".to_owned()], huge)
+        );
+        let groups = waiting.take_all(1 << 30);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].1, 5);
     }
 
     #[test]
