@@ -26,6 +26,21 @@
 //!
 //! Fetchers talk back through `Recipient`s and `do_send`; the supervisor never
 //! waits on a child that could be waiting on it.
+//!
+//! # The lock outlives the job's work
+//!
+//! The [`JobLock`] promises one owner per job directory, so it is released only
+//! once no file work of the job can run any more — also when the supervisor is
+//! stopped from outside mid-job (its arbiter or `System` going down), where no
+//! [`Cancel`] is handled and nothing is awaited. Then `stopped` cancels the job,
+//! stops the fetchers' arbiters and the aggregator's own arbiter and joins their
+//! threads: an arbiter's thread ends only after the blocking tasks of its
+//! runtime (a part being renamed, an output being combined) have returned. The
+//! supervisor's own blocking tasks hold a clone of the lock until they return.
+//! Only then is the lock released and `RunJob` answered. (Were the aggregator on
+//! the supervisor's arbiter, its steps would run on that runtime's blocking
+//! threads, which nothing can wait for from inside the runtime: a new owner could
+//! recover the directory while an old step still claims and publishes outputs.)
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -181,12 +196,19 @@ pub struct JobSupervisor {
     done_batches: HashSet<u64>,
     /// Lost batches being recorded as failed.
     recording: usize,
-    /// Held for the whole job: one owner per job directory.
-    lock: Option<JobLock>,
+    /// Held for the whole job: one owner per job directory. Shared with the
+    /// supervisor's blocking tasks, so that it is released after the last of them.
+    lock: Option<Arc<JobLock>>,
     pool: Vec<Arbiter>,
+    /// The aggregator's own arbiter, whose blocking threads run its steps; joined
+    /// (with the pool) before the lock is released.
+    aggregator_arbiter: Option<Arbiter>,
     next_arbiter: usize,
     aggregator: Option<Addr<Aggregator>>,
     reply: Option<oneshot::Sender<Result<JobReport>>>,
+    /// The answer to `RunJob`, sent once the job's work has ended and its lock
+    /// is released (in `stopped`).
+    answer: Option<Result<JobReport>>,
     subscribers: Vec<Recipient<JobProgress>>,
     started: Instant,
     fetch_started: Option<Instant>,
@@ -211,9 +233,11 @@ impl JobSupervisor {
             recording: 0,
             lock: None,
             pool: Vec::new(),
+            aggregator_arbiter: None,
             next_arbiter: 0,
             aggregator: None,
             reply: None,
+            answer: None,
             subscribers: Vec::new(),
             started: Instant::now(),
             fetch_started: None,
@@ -239,7 +263,7 @@ impl JobSupervisor {
     }
 
     fn prepared(&mut self, lock: JobLock, state: JobState, ctx: &mut Context<Self>) {
-        self.lock = Some(lock);
+        self.lock = Some(Arc::new(lock));
         match state {
             JobState::Fresh => {}
             JobState::Resumed { done_batches } => {
@@ -267,9 +291,12 @@ impl JobSupervisor {
         if !self.config.parts_only() {
             let aggregator = Aggregator::new(&self.config)
                 .progress(self.progress.clone())
-                .observer(ctx.address().recipient())
-                .start();
-            self.aggregator = Some(aggregator);
+                .observer(ctx.address().recipient());
+            let arbiter = Arbiter::new();
+            self.aggregator = Some(Aggregator::start_in_arbiter(&arbiter.handle(), move |_| {
+                aggregator
+            }));
+            self.aggregator_arbiter = Some(arbiter);
         }
         self.pool = (0..self.config.arbiters())
             .map(|_| Arbiter::new())
@@ -349,7 +376,7 @@ impl JobSupervisor {
     ) {
         self.recording += 1;
         let layout = self.layout.clone();
-        let work = actix_rt::task::spawn_blocking(move || {
+        let work = spawn_holding(self.lock.clone(), move || {
             write_lost_batch(&layout, batch, &beneficiaries)
         });
         ctx.spawn(work.into_actor(self).map(move |written, act, ctx| {
@@ -398,8 +425,9 @@ impl JobSupervisor {
         }
         let aggregator = self.aggregator.clone();
         let streaming = self.layout.streaming().to_owned();
+        let lock = self.lock.clone();
         let work = async move {
-            actix_rt::task::spawn_blocking(move || {
+            spawn_holding(lock, move || {
                 remove_dir_all_if_exists(&streaming)?;
                 fault_point!("supervisor::streaming-removed", &streaming);
                 Ok(())
@@ -456,14 +484,14 @@ impl JobSupervisor {
         }
         let aggregator = self.aggregator.take();
         let layout = self.layout.clone();
+        let lock = if clean_up { self.lock.clone() } else { None };
         let work = async move {
             futures::future::join_all(fetchers).await;
             if let Some(aggregator) = aggregator {
                 let _ = aggregator.send(Cancel).await;
             }
             if clean_up {
-                let cleaned =
-                    actix_rt::task::spawn_blocking(move || remove_working_files(&layout)).await;
+                let cleaned = spawn_holding(lock, move || remove_working_files(&layout)).await;
                 if let Ok(Err(e)) = cleaned {
                     log::error!("cleanup after stop: {e}");
                 }
@@ -479,7 +507,7 @@ impl JobSupervisor {
     fn report(&mut self, status: JobStatus, ctx: &mut Context<Self>) {
         let layout = self.layout.clone();
         let completed = status.is_completed();
-        let work = actix_rt::task::spawn_blocking(move || list_outputs(&layout, completed));
+        let work = spawn_holding(self.lock.clone(), move || list_outputs(&layout, completed));
         ctx.spawn(work.into_actor(self).map(move |listed, act, ctx| {
             let (status, outputs, strays) = match listed {
                 Ok(Ok((outputs, strays))) => (status, outputs, strays),
@@ -506,12 +534,25 @@ impl JobSupervisor {
                 timings_ms: act.timings,
             };
             act.publish(Some(status));
-            if let Some(reply) = act.reply.take() {
-                let _ = reply.send(Ok(report));
-            }
+            act.answer = Some(Ok(report));
             ctx.stop();
         }));
     }
+}
+
+/// Runs `work` on a blocking thread, holding `lock` until it returns: the job's
+/// lock is never released while the supervisor's own file work runs (that work
+/// runs on the supervisor's runtime, which `stopped` cannot wait for).
+fn spawn_holding<R, F>(lock: Option<Arc<JobLock>>, work: F) -> actix_rt::task::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    actix_rt::task::spawn_blocking(move || {
+        let result = work();
+        drop(lock);
+        result
+    })
 }
 
 fn failed_unless_failed(status: JobStatus, reason: String) -> JobStatus {
@@ -578,13 +619,52 @@ impl Actor for JobSupervisor {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        for arbiter in self.pool.drain(..) {
+        self.release();
+    }
+}
+
+impl Drop for JobSupervisor {
+    /// An actor dropped without `stopped` (its context never alive) still
+    /// releases in order; after `stopped` there is nothing left to do.
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl JobSupervisor {
+    /// Ends the job's work, then releases the lock, then answers `RunJob` (see
+    /// the module docs). After a normal end nothing runs any more and the joins
+    /// are immediate; when stopped from outside mid-job, this waits for the file
+    /// operations in flight, which are short (a cancelled step stops at its next
+    /// part). Blocks the supervisor's thread only for that long.
+    fn release(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        // Handled even if its arbiter stops first: a dropped actor's context
+        // reads its mailbox once more. Wakes steps waiting for their turn.
+        let aggregator = self.aggregator.take();
+        if let Some(aggregator) = &aggregator {
+            aggregator.do_send(Cancel);
+        }
+        let arbiters: Vec<Arbiter> = self
+            .pool
+            .drain(..)
+            .chain(self.aggregator_arbiter.take())
+            .collect();
+        for arbiter in &arbiters {
             arbiter.stop();
         }
+        for arbiter in arbiters {
+            if arbiter.join().is_err() {
+                log::error!("job {}: an arbiter panicked", self.config.job_id());
+            }
+        }
+        drop(aggregator);
+        self.lock = None;
+        let answer = self.answer.take().unwrap_or(Err(Error::ActorGone {
+            actor: "supervisor",
+        }));
         if let Some(reply) = self.reply.take() {
-            let _ = reply.send(Err(Error::ActorGone {
-                actor: "supervisor",
-            }));
+            let _ = reply.send(answer);
         }
     }
 }
@@ -623,9 +703,7 @@ impl Handler<RunJob> for JobSupervisor {
             match opened.unwrap_or(Err(Error::ActorGone { actor: "prepare" })) {
                 Ok((lock, state)) => act.prepared(lock, state, ctx),
                 Err(e) => {
-                    if let Some(reply) = act.reply.take() {
-                        let _ = reply.send(Err(e));
-                    }
+                    act.answer = Some(Err(e));
                     ctx.stop();
                 }
             }

@@ -490,10 +490,23 @@ fn an_unfinished_export_resumes_after_a_restart() {
     });
     let old_status_url = rx.recv().unwrap();
     first.join().unwrap();
+    // The first server's job ran on its HTTP worker's arbiter, a thread of its
+    // own that nothing joins: it may still be going down. A restarted process
+    // starts once the old one is gone, its lock released with it; here, wait for
+    // the old job to release its lock (which it does only once none of its file
+    // work runs any more).
+    let id = old_status_url.rsplit('/').next().unwrap().to_owned();
+    let lock_file = std::fs::File::open(
+        root.path()
+            .join(&id)
+            .join(claims_aggregator::lock::LOCK_NAME),
+    )
+    .unwrap();
+    lock_file.lock().unwrap();
+    drop(lock_file);
 
     actix_rt::System::new().block_on(async move {
         let base = serve(service::Exports::start(args.clone()).unwrap());
-        let id = old_status_url.rsplit('/').next().unwrap();
         let done = poll(&format!("{base}/jobs/{id}")).await;
         let status = done.status();
         let manifest: Value = json(done).await;
