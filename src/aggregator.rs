@@ -91,7 +91,7 @@ pub struct Cancel;
 /// cores and the device busy (`cargo bench --bench side_by_side -- --only
 /// hidden`: time from `StreamingClosed` to the reply 319 ms with two steps,
 /// 145 ms with three, 121 ms with four). Each holds a 1 MiB buffer.
-const STEPS_IN_FLIGHT: usize = 4;
+pub(crate) const STEPS_IN_FLIGHT: usize = 4;
 
 /// A group of parts of one kind for one output, and their bytes.
 type Group = (FileKind, PartNames, u64);

