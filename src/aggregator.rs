@@ -90,7 +90,8 @@ pub struct Cancel;
 /// its fsyncs): with two, the device idled while both computed; four keep the
 /// cores and the device busy (`cargo bench --bench side_by_side -- --only
 /// hidden`: time from `StreamingClosed` to the reply 319 ms with two steps,
-/// 145 ms with three, 121 ms with four). Each holds a 1 MiB buffer.
+/// 145 ms with three, 121 ms with four). Each holds a combine buffer
+/// (512 KiB).
 pub(crate) const STEPS_IN_FLIGHT: usize = 4;
 
 /// A group of parts of one kind for one output, and their bytes.

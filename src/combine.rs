@@ -5,7 +5,7 @@
 //!
 //! 1. **claim**: rename the parts into `finished/.claim-<kind>-<n>/`, fsync;
 //! 2. **combine** them into the hidden temp output in the job directory through
-//!    one 1 MiB buffer, written in 1 MiB writes (faster than `copy_file_range`
+//!    one 512 KiB buffer, written in writes of that size (faster than `copy_file_range`
 //!    on Linux, see [`combine_parts`]), adding `\n` after a part that lacks one;
 //! 3. **describe** the output (bytes, records, SHA-256) from each buffer before
 //!    it is written: every byte passes through memory once; fsync;
@@ -44,8 +44,12 @@ use crate::report::JobOutput;
 /// Buffer size for reading outputs back to checksum them.
 const DESCRIBE_BUFFER: usize = 1 << 20;
 
-/// Buffer of [`combine_parts`]: the size of its writes into the output.
-const COMBINE_BUFFER: usize = 1 << 20;
+/// Buffer of [`combine_parts`]: the size of its writes into the output. With
+/// 1 MiB, combining 464 KB parts was 3% faster (`cargo bench --bench
+/// side_by_side -- --only combine`: 1.61× the buffered copy, 1.55× with this
+/// size), 7.5 KB parts and the finalize no faster; but each step running at
+/// once holds one, and the million-beneficiary job's peak RSS was 0.5 MiB higher.
+const COMBINE_BUFFER: usize = 1 << 19;
 
 /// Buffer between the gzip encoder and a gzipped output.
 const GZIP_OUT_BUFFER: usize = 256 * 1024;
@@ -79,7 +83,7 @@ pub struct AggregationStep {
     pub order: Option<Arc<PublishOrder>>,
 }
 
-/// The 1 MiB buffer a step combines through, aligned for direct I/O.
+/// The buffer a step combines through ([`COMBINE_BUFFER`]), aligned for direct I/O.
 ///
 /// An aggregator allocates its buffers once and lends them to its steps.
 /// Allocated afresh by each step instead, they would be freed on whichever
@@ -285,7 +289,7 @@ fn remove_parts(claim: &Path, parts: &PartNames, slow: Duration) -> Result<usize
 /// Appends every part to `out`, adding a newline after a non-empty part that
 /// does not end with one. Returns the bytes written.
 ///
-/// The bytes go through one 1 MiB buffer in user space and reach `out`
+/// The bytes go through one [`COMBINE_BUFFER`] in user space and reach `out`
 /// in writes of that size, small parts gathered into one write. On Linux that
 /// beats `copy_file_range` file to file: without reflinks (ext4) it is a
 /// splice through a pipe of 64 KiB, and the page cache takes a few large
