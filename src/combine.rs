@@ -5,8 +5,9 @@
 //!
 //! 1. **claim**: rename the parts into `finished/.claim-<kind>-<n>/`, fsync;
 //! 2. **combine** them into the hidden temp output in the job directory through
-//!    one 512 KiB buffer, written in writes of that size (faster than `copy_file_range`
-//!    on Linux, see [`combine_parts`]), adding `\n` after a part that lacks one;
+//!    one 512 KiB buffer, written in writes of that size (faster than
+//!    `copy_file_range` on Linux, see [`combine_parts`]), adding `\n` after a
+//!    part that lacks one;
 //! 3. **describe** the output (bytes, records, SHA-256) from each buffer before
 //!    it is written: every byte passes through memory once; fsync;
 //! 4. **journal** the output and its parts, fsync;
@@ -83,7 +84,7 @@ pub struct AggregationStep {
     pub order: Option<Arc<PublishOrder>>,
 }
 
-/// The buffer a step combines through ([`COMBINE_BUFFER`]), aligned for direct I/O.
+/// The 512 KiB buffer a step combines through, aligned for direct I/O.
 ///
 /// An aggregator allocates its buffers once and lends them to its steps.
 /// Allocated afresh by each step instead, they would be freed on whichever
@@ -289,7 +290,7 @@ fn remove_parts(claim: &Path, parts: &PartNames, slow: Duration) -> Result<usize
 /// Appends every part to `out`, adding a newline after a non-empty part that
 /// does not end with one. Returns the bytes written.
 ///
-/// The bytes go through one [`COMBINE_BUFFER`] in user space and reach `out`
+/// The bytes go through one 512 KiB buffer in user space and reach `out`
 /// in writes of that size, small parts gathered into one write. On Linux that
 /// beats `copy_file_range` file to file: without reflinks (ext4) it is a
 /// splice through a pipe of 64 KiB, and the page cache takes a few large
