@@ -347,6 +347,18 @@ mod tests {
         unique.len() == picked.len()
     }
 
+    /// The fill of `select`, checked against what every selection of parts
+    /// no larger than `max` must be: no part twice, within `max`, and no worse
+    /// than greedy.
+    fn checked_fill(sizes: &[u64], max: u64) -> Result<u64, TestCaseError> {
+        let picked = select(sizes, max);
+        prop_assert!(each_once(&picked), "a part picked twice");
+        let fill = total(sizes, &picked);
+        prop_assert!(fill <= max);
+        prop_assert!(fill >= total(sizes, &greedy_select(sizes, max)));
+        Ok(fill)
+    }
+
     /// Outputs AB2D makes of everything: `greedy_select` over what is left,
     /// again and again.
     fn ab2d_outputs(sizes: &[u64], max: u64) -> usize {
@@ -530,13 +542,9 @@ mod tests {
             max in 500u64..20_000,
         ) {
             // Parts this small relative to the output take the greedy prefix.
-            let picked = select(&sizes, max);
-            prop_assert!(each_once(&picked), "a part picked twice");
-            let fill = total(&sizes, &picked);
+            let fill = checked_fill(&sizes, max)?;
             let all: u64 = sizes.iter().sum();
             let largest = sizes.iter().copied().max().unwrap_or(0);
-            prop_assert!(fill <= max);
-            prop_assert!(fill >= total(&sizes, &greedy_select(&sizes, max)));
             prop_assert!(fill + largest >= all.min(max), "fill {} of {}", fill, all.min(max));
         }
 
@@ -570,11 +578,7 @@ mod tests {
         ) {
             // After the greedy prefix, more parts are left than the search
             // tries: the greedy answer over all of them still bounds it.
-            let picked = select(&sizes, max);
-            prop_assert!(each_once(&picked), "a part picked twice");
-            let fill = total(&sizes, &picked);
-            prop_assert!(fill <= max);
-            prop_assert!(fill >= total(&sizes, &greedy_select(&sizes, max)));
+            checked_fill(&sizes, max)?;
         }
     }
 }

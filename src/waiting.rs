@@ -6,8 +6,9 @@
 //! part in memory. Tens of thousands wait at once in a large job (the trigger is
 //! `multiplier × max_bytes`, 400 MiB by default, of parts that may be 7.5 KB),
 //! so a part costs eight bytes here when this crate named it and it is under
-//! 4 GiB (batch number and size, as `u32`) and one bit to tell that it is already known, which keeps a part
-//! announced twice (a message and a scan) from being counted twice. A part stays
+//! 4 GiB (batch number and size, as `u32`), and one bit to tell that it is
+//! already known, which keeps a part announced twice (a message and a scan)
+//! from being counted twice. A part stays
 //! known after it is taken: a scan may list a part whose message is still in
 //! the mailbox, and that message may come after an output took the part. Parts
 //! named otherwise (by another writer sharing the job directory) are kept by
