@@ -61,6 +61,12 @@ impl PartNames {
         self.kind
     }
 
+    /// Makes room for `additional` more batches, exactly: a group may name
+    /// tens of thousands of parts, and doubling would leave up to half unused.
+    pub fn reserve(&mut self, additional: usize) {
+        self.batches.reserve_exact(additional);
+    }
+
     /// Adds the part of batch `batch`.
     pub fn push_batch(&mut self, batch: u32) {
         self.batches.push(batch);

@@ -71,41 +71,53 @@ pub fn greedy_select<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<u32> {
 /// so that one plan at a time is held (tens of thousands of parts may wait).
 pub fn plan_all<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<Vec<u32>> {
     let mut best = Vec::new();
-    pack(sizes, max_bytes, best_fit, |group| best.push(group));
+    pack(sizes, max_bytes, best_fit, |output| {
+        best.push(output.to_vec())
+    });
     let mut greedy_outputs = 0;
     pack(sizes, max_bytes, greedy_fit, |_| greedy_outputs += 1);
     if greedy_outputs < best.len() {
         best.clear();
-        pack(sizes, max_bytes, greedy_fit, |group| best.push(group));
+        pack(sizes, max_bytes, greedy_fit, |output| {
+            best.push(output.to_vec())
+        });
     }
     best
 }
 
-/// Chooses the positions (in a [`Descending`] order) of one output's parts.
-type Choose<S> = fn(Descending<'_, S>, u64) -> Vec<u32>;
+/// Chooses the positions (in a [`Descending`] order) of one output's parts,
+/// ascending, into the empty vector it is given.
+type Choose<S> = fn(Descending<'_, S>, u64, &mut Vec<u32>);
 
 /// Repeated selections with `choose`, each output given to `output`;
-/// zero-size parts go with the first.
-fn pack<S: Size>(sizes: &[S], max_bytes: u64, choose: Choose<S>, mut output: impl FnMut(Vec<u32>)) {
+/// zero-size parts go with the first. One vector of positions and one of
+/// indices serve every output.
+fn pack<S: Size>(sizes: &[S], max_bytes: u64, choose: Choose<S>, mut output: impl FnMut(&[u32])) {
     let mut sorted = Sorted::new(sizes);
-    let mut zeros = Some(std::mem::take(&mut sorted.zeros));
-    while !sorted.order.is_empty() || zeros.as_ref().is_some_and(|z| !z.is_empty()) {
-        let mut group = sorted.positions(max_bytes, choose);
-        let mut taken = vec![false; sorted.order.len()];
-        for p in &mut group {
-            taken[*p as usize] = true;
-            *p = sorted.order[*p as usize];
-        }
-        group.extend(zeros.take().into_iter().flatten());
-        output(group);
-        retain_unpicked(&mut sorted.order, &taken);
+    let mut zeros = std::mem::take(&mut sorted.zeros);
+    let (mut positions, mut group) = (Vec::new(), Vec::new());
+    while !sorted.order.is_empty() || !zeros.is_empty() {
+        positions.clear();
+        sorted.positions(max_bytes, choose, &mut positions);
+        group.clear();
+        group.extend(positions.iter().map(|&p| sorted.order[p as usize]));
+        group.append(&mut zeros);
+        output(&group);
+        remove_sorted(&mut sorted.order, &positions);
     }
 }
 
-/// Keeps the items of `items` whose flag in `taken` is false, in order.
-pub(crate) fn retain_unpicked<T>(items: &mut Vec<T>, taken: &[bool]) {
-    let mut flags = taken.iter();
-    items.retain(|_| !flags.next().copied().unwrap_or(false));
+/// Removes the items at `indices` (ascending) from `items`, keeping the
+/// order of the rest: one pass, no flag per item.
+pub(crate) fn remove_sorted<T>(items: &mut Vec<T>, indices: &[u32]) {
+    debug_assert!(indices.is_sorted(), "indices to remove ascend");
+    let mut next = indices.iter().map(|&i| i as usize).peekable();
+    let mut index = 0;
+    items.retain(|_| {
+        let remove = next.next_if_eq(&index).is_some();
+        index += 1;
+        !remove
+    });
 }
 
 /// The parts by size, largest first, as indices into the sizes: the sizes
@@ -140,23 +152,24 @@ impl<'a, S: Size> Sorted<'a, S> {
         }
     }
 
-    /// The positions of one output chosen by `choose`; a part larger than
-    /// `max_bytes` goes alone.
-    fn positions(&self, max_bytes: u64, choose: Choose<S>) -> Vec<u32> {
+    /// The positions of one output chosen by `choose`, into `positions`; a
+    /// part larger than `max_bytes` goes alone.
+    fn positions(&self, max_bytes: u64, choose: Choose<S>, positions: &mut Vec<u32>) {
         let view = Descending {
             sizes: self.sizes,
             order: &self.order,
         };
         if view.len() > 0 && view.size(0) > max_bytes {
-            vec![0]
+            positions.push(0);
         } else {
-            choose(view, max_bytes)
+            choose(view, max_bytes, positions);
         }
     }
 
     /// The indices of one output chosen by `choose`, then the zero-size parts.
     fn one_output(&self, max_bytes: u64, choose: Choose<S>) -> Vec<u32> {
-        let mut picked = self.positions(max_bytes, choose);
+        let mut picked = Vec::new();
+        self.positions(max_bytes, choose, &mut picked);
         for p in &mut picked {
             *p = self.order[*p as usize];
         }
@@ -212,13 +225,13 @@ impl<'a, S: Size> Descending<'a, S> {
 }
 
 /// Greedy's positions.
-fn greedy_fit<S: Size>(sizes: Descending<'_, S>, cap: u64) -> Vec<u32> {
-    greedy(sizes, cap).0
+fn greedy_fit<S: Size>(sizes: Descending<'_, S>, cap: u64, positions: &mut Vec<u32>) {
+    greedy(sizes, cap, positions);
 }
 
 /// Greedy for the largest parts, then the bounded search (see
-/// [`SEARCH_ROOM`] and [`SEARCH_WINDOW`]). Returns positions.
-fn best_fit<S: Size>(sizes: Descending<'_, S>, cap: u64) -> Vec<u32> {
+/// [`SEARCH_ROOM`] and [`SEARCH_WINDOW`]).
+fn best_fit<S: Size>(sizes: Descending<'_, S>, cap: u64, positions: &mut Vec<u32>) {
     let (mut fixed, mut taken) = (0, 0u64);
     while fixed < sizes.len() {
         let next = sizes.size(fixed);
@@ -228,16 +241,17 @@ fn best_fit<S: Size>(sizes: Descending<'_, S>, cap: u64) -> Vec<u32> {
         taken += next;
         fixed += 1;
     }
-    let mut picked: Vec<u32> = (0..fixed as u32).collect();
     let rest = search(sizes.skip(fixed), cap - taken);
-    picked.extend(rest.into_iter().map(|p| p + fixed as u32));
-    picked
+    // Exactly: an output may take tens of thousands of parts.
+    positions.reserve_exact(fixed + rest.len());
+    positions.extend(0..fixed as u32);
+    positions.extend(rest.into_iter().map(|p| p + fixed as u32));
 }
 
-/// Largest-first pass; returns the positions taken and their sum.
-fn greedy<S: Size>(sizes: Descending<'_, S>, cap: u64) -> (Vec<u32>, u64) {
+/// Largest-first pass: pushes the positions taken onto `picked`; returns
+/// their sum.
+fn greedy<S: Size>(sizes: Descending<'_, S>, cap: u64, picked: &mut Vec<u32>) -> u64 {
     let mut sum = 0u64;
-    let mut picked = Vec::new();
     for pos in 0..sizes.len() {
         let s = sizes.size(pos);
         if s <= cap - sum {
@@ -248,14 +262,15 @@ fn greedy<S: Size>(sizes: Descending<'_, S>, cap: u64) -> (Vec<u32>, u64) {
             }
         }
     }
-    (picked, sum)
+    sum
 }
 
 /// Branch and bound over the first [`SEARCH_WINDOW`] positions, seeded with
 /// the greedy answer over all of them and capped at [`SEARCH_BUDGET`] steps.
 /// Returns positions.
 fn search<S: Size>(all: Descending<'_, S>, cap: u64) -> Vec<u32> {
-    let (mut best, mut best_sum) = greedy(all, cap);
+    let mut best = Vec::new();
+    let mut best_sum = greedy(all, cap, &mut best);
     if best_sum == cap {
         return best;
     }
@@ -476,6 +491,17 @@ mod tests {
         let sizes: Vec<u64> = [5, 4, 3, 3, 3, 2].iter().map(|u| u * unit).collect();
         assert_eq!(ab2d_outputs(&sizes, MIB), 3);
         assert_eq!(plan_all(&sizes, MIB).len(), 2);
+    }
+
+    #[test]
+    fn removing_sorted_indices_keeps_the_rest_in_order() {
+        let mut items: Vec<char> = "abcdefg".chars().collect();
+        remove_sorted(&mut items, &[0, 3, 4, 6]);
+        assert_eq!(items, ['b', 'c', 'f']);
+        remove_sorted(&mut items, &[]);
+        assert_eq!(items, ['b', 'c', 'f']);
+        remove_sorted(&mut items, &[0, 1, 2]);
+        assert!(items.is_empty());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 
 use crate::layout::FileKind;
 use crate::part_names::PartNames;
-use crate::select::{self, retain_unpicked};
+use crate::select::{self, remove_sorted};
 
 /// Batch numbers from this one on are kept by name: the bit set that tells
 /// known batches takes a bit for every batch number below the highest, so it
@@ -108,7 +108,7 @@ impl WaitingParts {
             None => select::select(&self.batch_bytes, max_bytes),
             Some(all) => select::select(&all, max_bytes),
         };
-        self.take(&picked)
+        self.take(picked)
     }
 
     /// Takes every part, packed into outputs (see [`select::plan_all`]).
@@ -117,16 +117,7 @@ impl WaitingParts {
             None => select::plan_all(&self.batch_bytes, max_bytes),
             Some(all) => select::plan_all(&all, max_bytes),
         };
-        let groups = plan
-            .into_iter()
-            .map(|picked| {
-                let mut group = (PartNames::new(self.kind), 0);
-                for i in picked {
-                    self.copy_into(i, &mut group);
-                }
-                group
-            })
-            .collect();
+        let groups = plan.into_iter().map(|picked| self.group(&picked)).collect();
         self.batches = Vec::new();
         self.batch_bytes = Vec::new();
         self.others = Vec::new();
@@ -145,35 +136,41 @@ impl WaitingParts {
         })
     }
 
-    /// Adds part `index` (in the index space of selections) to `group`.
-    fn copy_into(&self, index: u32, (group, bytes): &mut (PartNames, u64)) {
-        let index = index as usize;
-        match self.batches.get(index) {
-            Some(&batch) => {
-                group.push_batch(batch);
-                *bytes += u64::from(self.batch_bytes[index]);
-            }
-            None => {
-                let other = index - self.batches.len();
-                group.push_other(self.others[other].clone());
-                *bytes += self.other_bytes[other];
+    /// The parts at `picked` (indices in the index space of selections), in
+    /// that order, and their bytes.
+    fn group(&self, picked: &[u32]) -> (PartNames, u64) {
+        let mut names = PartNames::new(self.kind);
+        names.reserve(picked.len());
+        let mut bytes = 0;
+        for &index in picked {
+            let index = index as usize;
+            match self.batches.get(index) {
+                Some(&batch) => {
+                    names.push_batch(batch);
+                    bytes += u64::from(self.batch_bytes[index]);
+                }
+                None => {
+                    let other = index - self.batches.len();
+                    names.push_other(self.others[other].clone());
+                    bytes += self.other_bytes[other];
+                }
             }
         }
+        (names, bytes)
     }
 
     /// Takes the parts at `picked` (indices in the index space of selections).
-    fn take(&mut self, picked: &[u32]) -> (PartNames, u64) {
-        let mut group = (PartNames::new(self.kind), 0);
-        let mut taken = vec![false; self.len()];
-        for &i in picked {
-            self.copy_into(i, &mut group);
-            taken[i as usize] = true;
-        }
-        let (compact, others) = taken.split_at(self.batches.len());
-        retain_unpicked(&mut self.batches, compact);
-        retain_unpicked(&mut self.batch_bytes, compact);
-        retain_unpicked(&mut self.others, others);
-        retain_unpicked(&mut self.other_bytes, others);
+    fn take(&mut self, mut picked: Vec<u32>) -> (PartNames, u64) {
+        let group = self.group(&picked);
+        picked.sort_unstable();
+        let compact = picked.partition_point(|&i| (i as usize) < self.batches.len());
+        let (compact, others) = picked.split_at_mut(compact);
+        let first_other = self.batches.len() as u32;
+        others.iter_mut().for_each(|i| *i -= first_other);
+        remove_sorted(&mut self.batches, compact);
+        remove_sorted(&mut self.batch_bytes, compact);
+        remove_sorted(&mut self.others, others);
+        remove_sorted(&mut self.other_bytes, others);
         self.bytes -= group.1;
         group
     }
