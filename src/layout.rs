@@ -15,9 +15,10 @@
 //! again from file names alone; parts written by other processes may have any
 //! name of the form `tmp_….ndjson`, and are aggregated all the same.
 
-use std::fmt;
+use std::fmt::{self, Write};
 use std::path::{Path, PathBuf};
 
+use arrayvec::ArrayString;
 use serde::{Deserialize, Serialize};
 
 /// Prefix of every part file.
@@ -26,6 +27,9 @@ pub const PART_PREFIX: &str = "tmp_";
 pub const DATA_SUFFIX: &str = ".ndjson";
 /// Suffix of error files (parts and outputs); checked before [`DATA_SUFFIX`].
 pub const ERROR_SUFFIX: &str = "_error.ndjson";
+/// Longest name [`JobLayout::part_name`] makes: the prefix, 20 digits, the
+/// error suffix.
+const PART_NAME_MAX: usize = PART_PREFIX.len() + 20 + ERROR_SUFFIX.len();
 /// Prefix of a claim directory inside `finished/`.
 pub const CLAIM_PREFIX: &str = ".claim-";
 /// Name of the job journal inside the job directory.
@@ -159,7 +163,15 @@ impl JobLayout {
 
     /// `tmp_000042.ndjson` or `tmp_000042_error.ndjson`.
     pub fn part_name(batch: u64, kind: FileKind) -> String {
-        format!("{PART_PREFIX}{batch:06}{}", kind.suffix())
+        Self::part_name_on_stack(batch, kind).to_string()
+    }
+
+    /// [`part_name`](Self::part_name), made without allocating.
+    pub(crate) fn part_name_on_stack(batch: u64, kind: FileKind) -> ArrayString<PART_NAME_MAX> {
+        let mut name = ArrayString::new();
+        write!(name, "{PART_PREFIX}{batch:06}{}", kind.suffix())
+            .expect("a part name fits PART_NAME_MAX");
+        name
     }
 
     /// The batch number in a part name written by this crate.

@@ -127,6 +127,24 @@ impl PartNames {
         }
     }
 
+    /// Calls `f` with the name of part `index`, made on the stack.
+    ///
+    /// The threads that delete a claim's parts name them this way and
+    /// allocate nothing (see `combine::remove_parts`).
+    ///
+    /// # Panics
+    ///
+    /// When `index >= self.len()`.
+    pub(crate) fn with_name<R>(&self, index: usize, f: impl FnOnce(&str) -> R) -> R {
+        match self.batches.get(index) {
+            Some(&batch) => f(&JobLayout::part_name_on_stack(
+                u64::from(batch),
+                self.kind.expect("a kind once batches are pushed"),
+            )),
+            None => f(&self.others[index - self.batches.len()]),
+        }
+    }
+
     /// Every name, batches first.
     pub fn iter(&self) -> impl Iterator<Item = Cow<'_, str>> + '_ {
         (0..self.len()).map(|i| self.name(i))
