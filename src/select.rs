@@ -65,45 +65,92 @@ pub fn greedy_select<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<u32> {
 
 /// Packs every part into outputs: repeated [`select`], unless repeated
 /// [`greedy_select`] would need fewer outputs. Each inner vector is one output.
-///
-/// The parts are sorted once; each output is chosen from what is left, which
-/// stays sorted. Greedy's packing is counted first and made only if it wins,
-/// so that one plan at a time is held (tens of thousands of parts may wait).
 pub fn plan_all<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<Vec<u32>> {
-    let mut best = Vec::new();
-    pack(sizes, max_bytes, best_fit, |output| {
-        best.push(output.to_vec())
-    });
+    plan_with(sizes, max_bytes, |output| output.collect())
+}
+
+/// The outputs of [`plan_all`], each made into a `G` by `make` as soon as it
+/// is chosen, so that no plan of indices is held beside them (tens of
+/// thousands of parts may wait when streaming closes).
+///
+/// The parts are sorted once a packing; each output is chosen from what is
+/// left, which stays sorted. Greedy's packing is counted first, and made only
+/// if it needs fewer outputs.
+pub fn plan_with<S: Size, G>(
+    sizes: &[S],
+    max_bytes: u64,
+    mut make: impl FnMut(Output<'_>) -> G,
+) -> Vec<G> {
     let mut greedy_outputs = 0;
     pack(sizes, max_bytes, greedy_fit, |_| greedy_outputs += 1);
-    if greedy_outputs < best.len() {
-        best.clear();
+    let mut plan = Vec::new();
+    pack(sizes, max_bytes, best_fit, |output| plan.push(make(output)));
+    if greedy_outputs < plan.len() {
+        plan.clear();
         pack(sizes, max_bytes, greedy_fit, |output| {
-            best.push(output.to_vec())
+            plan.push(make(output))
         });
     }
-    best
+    plan
 }
+
+/// One output of a packing: the indices (into the sizes) of its parts, in the
+/// order they go into it.
+#[derive(Debug)]
+pub struct Output<'a> {
+    /// Positions in `order`.
+    picked: std::slice::Iter<'a, u32>,
+    order: &'a [u32],
+    /// The zero-size parts, which ride along with the first output.
+    zeros: std::slice::Iter<'a, u32>,
+}
+
+impl Iterator for Output<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        match self.picked.next() {
+            Some(&position) => Some(self.order[position as usize]),
+            None => self.zeros.next().copied(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = self.picked.len() + self.zeros.len();
+        (len, Some(len))
+    }
+}
+
+impl ExactSizeIterator for Output<'_> {}
 
 /// Chooses the positions (in a [`Descending`] order) of one output's parts,
 /// ascending, into the empty vector it is given.
 type Choose<S> = fn(Descending<'_, S>, u64, &mut Vec<u32>);
 
 /// Repeated selections with `choose`, each output given to `output`;
-/// zero-size parts go with the first. One vector of positions and one of
-/// indices serve every output.
-fn pack<S: Size>(sizes: &[S], max_bytes: u64, choose: Choose<S>, mut output: impl FnMut(&[u32])) {
+/// zero-size parts go with the first. One vector of positions serves every
+/// output.
+fn pack<S: Size>(
+    sizes: &[S],
+    max_bytes: u64,
+    choose: Choose<S>,
+    mut output: impl FnMut(Output<'_>),
+) {
     let mut sorted = Sorted::new(sizes);
     let mut zeros = std::mem::take(&mut sorted.zeros);
-    let (mut positions, mut group) = (Vec::new(), Vec::new());
+    let mut positions = Vec::new();
     while !sorted.order.is_empty() || !zeros.is_empty() {
         positions.clear();
         sorted.positions(max_bytes, choose, &mut positions);
-        group.clear();
-        group.extend(positions.iter().map(|&p| sorted.order[p as usize]));
-        group.append(&mut zeros);
-        output(&group);
+        output(Output {
+            picked: positions.iter(),
+            order: &sorted.order,
+            zeros: zeros.iter(),
+        });
+        zeros.clear();
         remove_sorted(&mut sorted.order, &positions);
+        // What is left shrinks as the outputs made from it grow.
+        sorted.order.shrink_to_fit();
     }
 }
 

@@ -111,13 +111,12 @@ impl WaitingParts {
         self.take(picked)
     }
 
-    /// Takes every part, packed into outputs (see [`select::plan_all`]).
+    /// Takes every part, packed into outputs (see [`select::plan_with`]).
     pub fn take_all(&mut self, max_bytes: u64) -> Vec<(PartNames, u64)> {
-        let plan = match self.other_sizes() {
-            None => select::plan_all(&self.batch_bytes, max_bytes),
-            Some(all) => select::plan_all(&all, max_bytes),
+        let groups = match self.other_sizes() {
+            None => select::plan_with(&self.batch_bytes, max_bytes, |output| self.group(output)),
+            Some(all) => select::plan_with(&all, max_bytes, |output| self.group(output)),
         };
-        let groups = plan.into_iter().map(|picked| self.group(&picked)).collect();
         self.batches = Vec::new();
         self.batch_bytes = Vec::new();
         self.others = Vec::new();
@@ -138,11 +137,11 @@ impl WaitingParts {
 
     /// The parts at `picked` (indices in the index space of selections), in
     /// that order, and their bytes.
-    fn group(&self, picked: &[u32]) -> (PartNames, u64) {
+    fn group(&self, picked: impl ExactSizeIterator<Item = u32>) -> (PartNames, u64) {
         let mut names = PartNames::new(self.kind);
         names.reserve(picked.len());
         let mut bytes = 0;
-        for &index in picked {
+        for index in picked {
             let index = index as usize;
             match self.batches.get(index) {
                 Some(&batch) => {
@@ -161,7 +160,7 @@ impl WaitingParts {
 
     /// Takes the parts at `picked` (indices in the index space of selections).
     fn take(&mut self, mut picked: Vec<u32>) -> (PartNames, u64) {
-        let group = self.group(&picked);
+        let group = self.group(picked.iter().copied());
         picked.sort_unstable();
         let compact = picked.partition_point(|&i| (i as usize) < self.batches.len());
         let (compact, others) = picked.split_at_mut(compact);
