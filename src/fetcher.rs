@@ -190,6 +190,10 @@ async fn fetch_batch(
         }
         stats.processed += 1;
     }
+    data.write_out()?;
+    if let Some(part) = &mut errors {
+        part.write_out()?;
+    }
     let cancel = cx.cancel.clone();
     finishing.store(true, Ordering::Relaxed);
     let finished = actix_rt::task::spawn_blocking(move || -> Result<Vec<FinishedPart>> {
