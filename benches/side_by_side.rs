@@ -13,7 +13,7 @@
 //! | 1 | `combine` | `combine_parts` MB/s, page cache warm | a `BufReader`/`BufWriter` copy of the same parts (what `cat parts > out` does) |
 //! | 2 | `hidden` | whole-job wall time (and CPU time) | the same job with `parts_only` (parts written to `finished/`, nothing combined); again with source latency |
 //! | 3 | `finalize` | `StreamingClosed` → count reply of a running aggregator | the same groups combined directly with `plan_all` + `AggregationStep::run` |
-//! | 4 | `memory` | peak RSS (VmHWM) of a 1,000,000-beneficiary job (200,000 in quick runs), in a child process | the same at 10,000 |
+//! | 4 | `memory` | peak RSS (VmHWM) of a 1,000,000-beneficiary job (200,000 in quick runs), in a child process, median of 3 | the same at 10,000 |
 //! | 5 | `throughput` | EOB MB/s of a whole job; EOBs/s with the default arbiters | the same bytes written with one `BufWriter`, into the page cache and durably (then fsync); the CPU work alone; EOBs/s with 1 arbiter |
 //! | 6 | `fill` | fill of every data output but the last | AB2D's greedy selection, replayed on the parts of the same job |
 //! | 7 | `select` | `select` at 1k, 10k, 100k waiting parts; `FileFinished` cost | the `n log n` growth; the cost at 1k waiting |
