@@ -171,12 +171,18 @@ impl PartWriter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_part_moves_to_finished_only_when_finished() {
+    /// A job layout in a temp directory, `streaming/` and `finished/` made.
+    fn job_dirs() -> (tempfile::TempDir, JobLayout) {
         let root = tempfile::tempdir().unwrap();
         let layout = JobLayout::new(root.path().join("J"), "streaming", "finished", "Z9000");
         fs::create_dir_all(layout.streaming()).unwrap();
         fs::create_dir_all(layout.finished()).unwrap();
+        (root, layout)
+    }
+
+    #[test]
+    fn a_part_moves_to_finished_only_when_finished() {
+        let (_root, layout) = job_dirs();
         let mut part = PartWriter::create(&layout, 3, FileKind::Error).unwrap();
         part.write_record(b"{\"resourceType\":\"OperationOutcome\"}")
             .unwrap();
@@ -212,10 +218,7 @@ mod tests {
 
     #[test]
     fn a_written_out_part_is_in_the_page_cache_and_finishes_whole() {
-        let root = tempfile::tempdir().unwrap();
-        let layout = JobLayout::new(root.path().join("J"), "streaming", "finished", "Z9000");
-        fs::create_dir_all(layout.streaming()).unwrap();
-        fs::create_dir_all(layout.finished()).unwrap();
+        let (_root, layout) = job_dirs();
         let mut part = PartWriter::create(&layout, 6, FileKind::Data).unwrap();
         part.write_record(b"{\"a\":1}").unwrap();
         assert_eq!(
