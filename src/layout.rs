@@ -188,11 +188,11 @@ impl JobLayout {
 
     /// Where batch `batch` writes its part of `kind`.
     pub fn streaming_part(&self, batch: u64, kind: FileKind) -> PathBuf {
-        self.streaming.join(Self::part_name(batch, kind))
+        self.streaming.join(&*Self::part_name_on_stack(batch, kind))
     }
     /// Where that part goes once complete.
     pub fn finished_part(&self, batch: u64, kind: FileKind) -> PathBuf {
-        self.finished.join(Self::part_name(batch, kind))
+        self.finished.join(&*Self::part_name_on_stack(batch, kind))
     }
 
     /// `Z9000_0001.ndjson` or `Z9000_0001_error.ndjson` (four digits at least),

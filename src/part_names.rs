@@ -32,7 +32,7 @@ impl PartNames {
     /// name is exactly [`JobLayout::part_name`] of that batch.
     pub fn batch_of(name: &str, kind: FileKind) -> Option<u32> {
         let batch = u32::try_from(JobLayout::batch_of_part(name)?).ok()?;
-        (JobLayout::part_name(u64::from(batch), kind) == name).then_some(batch)
+        (*JobLayout::part_name_on_stack(u64::from(batch), kind) == *name).then_some(batch)
     }
 
     /// No names, of `kind`.

@@ -215,13 +215,14 @@ impl<'a, S: Size> Sorted<'a, S> {
 
     /// The indices of one output chosen by `choose`, then the zero-size parts.
     fn one_output(&self, max_bytes: u64, choose: Choose<S>) -> Vec<u32> {
-        let mut picked = Vec::new();
-        self.positions(max_bytes, choose, &mut picked);
-        for p in &mut picked {
-            *p = self.order[*p as usize];
+        let mut positions = Vec::new();
+        self.positions(max_bytes, choose, &mut positions);
+        Output {
+            picked: positions.iter(),
+            order: &self.order,
+            zeros: self.zeros.iter(),
         }
-        picked.extend_from_slice(&self.zeros);
-        picked
+        .collect()
     }
 }
 
