@@ -13,6 +13,14 @@
 //! [`plan_all`] packs everything that is left when streaming closes, into no
 //! more outputs than greedy would make.
 //!
+//! The aggregator keeps tens of thousands of waiting parts, so it selects in
+//! place ([`select_in_place`], [`plan_in_place`]): the parts themselves are
+//! sorted and the chosen ones moved to the end, where the caller takes them. No
+//! order of indices, no list of positions and no copy of the sizes is made
+//! beside them; a selection allocates only for the few parts it picks out of
+//! order. [`select`], [`greedy_select`] and [`plan_all`] do the same on sizes
+//! paired with their indices.
+//!
 //! Parts of zero bytes always ride along with the next selection (they cost
 //! nothing and must leave `finished/`). A part larger than `max_bytes` becomes an
 //! output alone.
@@ -35,9 +43,10 @@ pub const SEARCH_ROOM: u64 = 32;
 /// however many parts wait.
 pub const SEARCH_WINDOW: usize = 4096;
 
-/// A part's size as selections read it: `u64`, or `u32` where every size
-/// fits (the aggregator keeps tens of thousands of them).
-pub trait Size: Copy + Into<u64> {}
+/// A waiting part as selections see it: its size (`u64::from`), and an order
+/// that settles which of two parts of equal size comes first, so that a
+/// selection depends only on the parts given, not on their order.
+pub trait Size: Copy + Ord + Into<u64> {}
 
 impl Size for u64 {}
 impl Size for u32 {}
@@ -48,110 +57,89 @@ pub fn should_aggregate(waiting: u64, trigger: u64) -> bool {
     waiting > trigger
 }
 
-/// Indices (into `sizes`) of the parts for one output, in the order they go
-/// into it. Indices are `u32`: tens of thousands of parts may wait, and a
-/// selection holds one index for each part it picks.
+/// Sorts `parts` and moves those of one output to their end: returns how many
+/// they are. The output is as close to `max_bytes` as [`select`] makes it; every
+/// zero-size part is in it. The parts left before it stay sorted.
+pub fn select_in_place<T: Size>(parts: &mut [T], max_bytes: u64) -> usize {
+    let live = sort_descending(parts);
+    let picked = choose(&parts[..live], max_bytes, best_fit);
+    move_to_back(&mut parts[..live], &picked);
+    picked.len() + (parts.len() - live)
+}
+
+/// Sorts `parts` and arranges them into outputs, packed as [`plan_all`]
+/// packs: returns the number of parts of each output. The first output is at
+/// the end of `parts`, the second just before it, and so on; the zero-size
+/// parts go with the first.
+pub fn plan_in_place<T: Size>(parts: &mut [T], max_bytes: u64) -> Vec<usize> {
+    // Greedy's packing is counted first; best fit is kept unless greedy needs
+    // fewer outputs. Each packing sorts the parts again: it reorders them.
+    let greedy = pack(parts, max_bytes, greedy_fit);
+    let best = pack(parts, max_bytes, best_fit);
+    if greedy.len() < best.len() {
+        pack(parts, max_bytes, greedy_fit)
+    } else {
+        best
+    }
+}
+
+/// Indices (into `sizes`) of the parts for one output, largest first. Indices
+/// are `u32`: tens of thousands of parts may wait.
 ///
 /// Empty input gives an empty selection. Every zero-size part is included.
 pub fn select<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<u32> {
-    Sorted::new(sizes).one_output(max_bytes, best_fit)
+    let mut parts = indexed(sizes);
+    let picked = select_in_place(&mut parts, max_bytes);
+    indices(&parts[parts.len() - picked..])
 }
 
 /// AB2D's selection: parts largest first, each taken if it still fits; a part
 /// larger than `max_bytes` goes alone. Kept as the baseline for tests and benches.
 pub fn greedy_select<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<u32> {
-    Sorted::new(sizes).one_output(max_bytes, greedy_fit)
+    let mut parts = indexed(sizes);
+    let live = sort_descending(&mut parts);
+    let picked = choose(&parts[..live], max_bytes, greedy_fit);
+    move_to_back(&mut parts[..live], &picked);
+    indices(&parts[live - picked.len()..])
 }
 
 /// Packs every part into outputs: repeated [`select`], unless repeated
 /// [`greedy_select`] would need fewer outputs. Each inner vector is one output.
 pub fn plan_all<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<Vec<u32>> {
-    plan_with(sizes, max_bytes, |output| output.collect())
+    let mut parts = indexed(sizes);
+    let mut end = parts.len();
+    plan_in_place(&mut parts, max_bytes)
+        .into_iter()
+        .map(|len| {
+            end -= len;
+            indices(&parts[end..end + len])
+        })
+        .collect()
 }
 
-/// The outputs of [`plan_all`], each made into a `G` by `make` as soon as it
-/// is chosen, so that no plan of indices is held beside them (tens of
-/// thousands of parts may wait when streaming closes).
-///
-/// The parts are sorted once a packing; each output is chosen from what is
-/// left, which stays sorted. Greedy's packing is counted first, and made only
-/// if it needs fewer outputs.
-pub fn plan_with<S: Size, G>(
-    sizes: &[S],
-    max_bytes: u64,
-    mut make: impl FnMut(Output<'_>) -> G,
-) -> Vec<G> {
-    let mut greedy_outputs = 0;
-    pack(sizes, max_bytes, greedy_fit, |_| greedy_outputs += 1);
-    let mut plan = Vec::new();
-    pack(sizes, max_bytes, best_fit, |output| plan.push(make(output)));
-    if greedy_outputs < plan.len() {
-        plan.clear();
-        pack(sizes, max_bytes, greedy_fit, |output| {
-            plan.push(make(output))
-        });
-    }
-    plan
+/// A size and its index: what the index-based selections sort. Equal sizes
+/// order by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Indexed<S> {
+    size: S,
+    index: u32,
 }
 
-/// One output of a packing: the indices (into the sizes) of its parts, in the
-/// order they go into it.
-#[derive(Debug)]
-pub struct Output<'a> {
-    /// Positions in `order`.
-    picked: std::slice::Iter<'a, u32>,
-    order: &'a [u32],
-    /// The zero-size parts, which ride along with the first output.
-    zeros: std::slice::Iter<'a, u32>,
-}
-
-impl Iterator for Output<'_> {
-    type Item = u32;
-
-    fn next(&mut self) -> Option<u32> {
-        match self.picked.next() {
-            Some(&position) => Some(self.order[position as usize]),
-            None => self.zeros.next().copied(),
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let len = self.picked.len() + self.zeros.len();
-        (len, Some(len))
+impl<S: Size> From<Indexed<S>> for u64 {
+    fn from(part: Indexed<S>) -> u64 {
+        part.size.into()
     }
 }
 
-impl ExactSizeIterator for Output<'_> {}
+impl<S: Size> Size for Indexed<S> {}
 
-/// Chooses the positions (in a [`Descending`] order) of one output's parts,
-/// ascending, into the empty vector it is given.
-type Choose<S> = fn(Descending<'_, S>, u64, &mut Vec<u32>);
+fn indexed<S: Size>(sizes: &[S]) -> Vec<Indexed<S>> {
+    let _ = u32::try_from(sizes.len()).expect("fewer than 2³² parts wait");
+    (0..).zip(sizes).map(|(index, &size)| Indexed { size, index }).collect()
+}
 
-/// Repeated selections with `choose`, each output given to `output`;
-/// zero-size parts go with the first. One vector of positions serves every
-/// output.
-fn pack<S: Size>(
-    sizes: &[S],
-    max_bytes: u64,
-    choose: Choose<S>,
-    mut output: impl FnMut(Output<'_>),
-) {
-    let mut sorted = Sorted::new(sizes);
-    let mut zeros = std::mem::take(&mut sorted.zeros);
-    let mut positions = Vec::new();
-    while !sorted.order.is_empty() || !zeros.is_empty() {
-        positions.clear();
-        sorted.positions(max_bytes, choose, &mut positions);
-        output(Output {
-            picked: positions.iter(),
-            order: &sorted.order,
-            zeros: zeros.iter(),
-        });
-        zeros.clear();
-        remove_sorted(&mut sorted.order, &positions);
-        // What is left shrinks as the outputs made from it grow.
-        sorted.order.shrink_to_fit();
-    }
+fn indices<S>(parts: &[Indexed<S>]) -> Vec<u32> {
+    parts.iter().map(|part| part.index).collect()
 }
 
 /// Removes the items at `indices` (ascending) from `items`, keeping the
@@ -167,119 +155,139 @@ pub(crate) fn remove_sorted<T>(items: &mut Vec<T>, indices: &[u32]) {
     });
 }
 
-/// The parts by size, largest first, as indices into the sizes: the sizes
-/// themselves are not copied (tens of thousands of parts may wait, and this
-/// order is a selection's largest allocation).
-struct Sorted<'a, S> {
-    sizes: &'a [S],
-    /// Indices of the non-zero sizes, largest first (equal sizes by index).
-    order: Vec<u32>,
-    /// Indices of the zero-size parts.
-    zeros: Vec<u32>,
+/// Sorts `parts` largest first (equal sizes by their order); returns how
+/// many are not empty (the empty ones are last).
+fn sort_descending<T: Size>(parts: &mut [T]) -> usize {
+    parts.sort_unstable_by_key(|&part| (Reverse(part.into()), part));
+    parts.partition_point(|&part| part.into() > 0)
 }
 
-impl<'a, S: Size> Sorted<'a, S> {
-    fn new(sizes: &'a [S]) -> Self {
-        let n = u32::try_from(sizes.len()).expect("fewer than 2³² parts wait");
-        let zero_count = sizes.iter().filter(|&&s| s.into() == 0).count();
-        let mut order = Vec::with_capacity(sizes.len() - zero_count);
-        let mut zeros = Vec::with_capacity(zero_count);
-        for i in 0..n {
-            if sizes[i as usize].into() > 0 {
-                order.push(i);
-            } else {
-                zeros.push(i);
-            }
-        }
-        order.sort_unstable_by_key(|&i| (Reverse(sizes[i as usize].into()), i));
-        Sorted {
-            sizes,
-            order,
-            zeros,
-        }
+/// Repeated selections with `choose` over `parts` (sorted first), each
+/// output moved behind what is left; returns the parts of each output, the
+/// first output last in `parts`. The zero-size parts go with the first.
+fn pack<T: Size>(parts: &mut [T], max_bytes: u64, choose_with: Choose<T>) -> Vec<usize> {
+    let mut live = sort_descending(parts);
+    let mut outputs = Vec::new();
+    let mut zeros = parts.len() - live;
+    while live > 0 || zeros > 0 {
+        let picked = choose(&parts[..live], max_bytes, choose_with);
+        move_to_back(&mut parts[..live], &picked);
+        live -= picked.len();
+        outputs.push(picked.len() + zeros);
+        zeros = 0;
     }
+    outputs
+}
 
-    /// The positions of one output chosen by `choose`, into `positions`; a
-    /// part larger than `max_bytes` goes alone.
-    fn positions(&self, max_bytes: u64, choose: Choose<S>, positions: &mut Vec<u32>) {
-        let view = Descending {
-            sizes: self.sizes,
-            order: &self.order,
-        };
-        if view.len() > 0 && view.size(0) > max_bytes {
-            positions.push(0);
+/// The positions (in a slice sorted largest first) of one output's parts:
+/// the first `run` positions, then `rest` (ascending, each past `run`).
+/// Outputs of small parts take a long run of the largest and a few more, so
+/// this holds little however many parts an output takes.
+#[derive(Debug, Default)]
+struct Picked {
+    run: usize,
+    rest: Vec<u32>,
+}
+
+impl Picked {
+    fn push(&mut self, position: usize) {
+        if position == self.run && self.rest.is_empty() {
+            self.run += 1;
         } else {
-            choose(view, max_bytes, positions);
+            self.rest.push(position as u32);
         }
     }
 
-    /// The indices of one output chosen by `choose`, then the zero-size parts.
-    fn one_output(&self, max_bytes: u64, choose: Choose<S>) -> Vec<u32> {
-        let mut positions = Vec::new();
-        self.positions(max_bytes, choose, &mut positions);
-        Output {
-            picked: positions.iter(),
-            order: &self.order,
-            zeros: self.zeros.iter(),
-        }
-        .collect()
+    fn len(&self) -> usize {
+        self.run + self.rest.len()
     }
 }
 
-/// Sizes sorted descending, read through their indices; positions are `u32`.
-struct Descending<'a, S> {
-    sizes: &'a [S],
-    order: &'a [u32],
+/// Chooses the positions of one output's parts in a slice sorted largest
+/// first, with no empty part and none larger than the cap first.
+type Choose<T> = fn(Descending<'_, T>, u64) -> Picked;
+
+/// One output's positions in `live` (sorted, no empty part): a part larger
+/// than `max_bytes` goes alone, otherwise `choose_with` decides.
+fn choose<T: Size>(live: &[T], max_bytes: u64, choose_with: Choose<T>) -> Picked {
+    let view = Descending { parts: live };
+    if view.len() > 0 && view.size(0) > max_bytes {
+        Picked { run: 1, rest: Vec::new() }
+    } else {
+        choose_with(view, max_bytes)
+    }
 }
 
-// Derived, these would ask `S: Clone`; a view is copied whatever it reads.
-impl<S> Clone for Descending<'_, S> {
+/// Moves the parts at `picked` to the end of `live`, the others keeping
+/// their order before them: the run of the largest, then the rest.
+fn move_to_back<T: Copy>(live: &mut [T], picked: &Picked) {
+    let rest: Vec<T> = picked.rest.iter().map(|&p| live[p as usize]).collect();
+    let mut next = picked.rest.iter().map(|&p| p as usize).peekable();
+    let mut kept = picked.run;
+    for position in picked.run..live.len() {
+        if next.next_if_eq(&position).is_none() {
+            live[kept] = live[position];
+            kept += 1;
+        }
+    }
+    live[kept..].copy_from_slice(&rest);
+    live[..kept].rotate_left(picked.run);
+}
+
+/// Parts sorted descending, read by position.
+#[derive(Debug)]
+struct Descending<'a, T> {
+    parts: &'a [T],
+}
+
+// Derived, these would ask `T: Clone`; a view is copied whatever it reads.
+impl<T> Clone for Descending<'_, T> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<S> Copy for Descending<'_, S> {}
+impl<T> Copy for Descending<'_, T> {}
 
-impl<'a, S: Size> Descending<'a, S> {
+impl<'a, T: Size> Descending<'a, T> {
     fn len(&self) -> usize {
-        self.order.len()
+        self.parts.len()
     }
 
     fn size(&self, position: usize) -> u64 {
-        self.sizes[self.order[position] as usize].into()
+        self.parts[position].into()
     }
 
     /// The positions `from..` (positions restart at 0).
-    fn skip(&self, from: usize) -> Descending<'a, S> {
+    fn skip(&self, from: usize) -> Descending<'a, T> {
         Descending {
-            sizes: self.sizes,
-            order: &self.order[from..],
+            parts: &self.parts[from..],
         }
     }
 
     /// The first `len` positions.
-    fn take(&self, len: usize) -> Descending<'a, S> {
+    fn take(&self, len: usize) -> Descending<'a, T> {
         Descending {
-            sizes: self.sizes,
-            order: &self.order[..len.min(self.order.len())],
+            parts: &self.parts[..len.min(self.parts.len())],
         }
     }
 
     /// The first position from `from` on whose size is at most `room`.
     fn first_fitting(&self, from: usize, room: u64) -> usize {
-        from + self.order[from..].partition_point(|&i| self.sizes[i as usize].into() > room)
+        from + self.parts[from..].partition_point(|&part| part.into() > room)
     }
 }
 
 /// Greedy's positions.
-fn greedy_fit<S: Size>(sizes: Descending<'_, S>, cap: u64, positions: &mut Vec<u32>) {
-    greedy(sizes, cap, positions);
+fn greedy_fit<T: Size>(sizes: Descending<'_, T>, cap: u64) -> Picked {
+    let mut picked = Picked::default();
+    greedy(sizes, cap, |position| picked.push(position));
+    picked
 }
 
 /// Greedy for the largest parts, then the bounded search (see
 /// [`SEARCH_ROOM`] and [`SEARCH_WINDOW`]).
-fn best_fit<S: Size>(sizes: Descending<'_, S>, cap: u64, positions: &mut Vec<u32>) {
+fn best_fit<T: Size>(sizes: Descending<'_, T>, cap: u64) -> Picked {
     let (mut fixed, mut taken) = (0, 0u64);
     while fixed < sizes.len() {
         let next = sizes.size(fixed);
@@ -289,22 +297,25 @@ fn best_fit<S: Size>(sizes: Descending<'_, S>, cap: u64, positions: &mut Vec<u32
         taken += next;
         fixed += 1;
     }
-    let rest = search(sizes.skip(fixed), cap - taken);
-    // Exactly: an output may take tens of thousands of parts.
-    positions.reserve_exact(fixed + rest.len());
-    positions.extend(0..fixed as u32);
-    positions.extend(rest.into_iter().map(|p| p + fixed as u32));
+    let mut picked = Picked {
+        run: fixed,
+        rest: Vec::new(),
+    };
+    for position in search(sizes.skip(fixed), cap - taken) {
+        picked.push(position as usize + fixed);
+    }
+    picked
 }
 
-/// Largest-first pass: pushes the positions taken onto `picked`; returns
-/// their sum.
-fn greedy<S: Size>(sizes: Descending<'_, S>, cap: u64, picked: &mut Vec<u32>) -> u64 {
+/// Largest-first pass: gives each position taken to `take`, in order;
+/// returns their sum.
+fn greedy<T: Size>(sizes: Descending<'_, T>, cap: u64, mut take: impl FnMut(usize)) -> u64 {
     let mut sum = 0u64;
     for pos in 0..sizes.len() {
         let s = sizes.size(pos);
         if s <= cap - sum {
             sum += s;
-            picked.push(pos as u32);
+            take(pos);
             if sum == cap {
                 break;
             }
@@ -315,10 +326,10 @@ fn greedy<S: Size>(sizes: Descending<'_, S>, cap: u64, picked: &mut Vec<u32>) ->
 
 /// Branch and bound over the first [`SEARCH_WINDOW`] positions, seeded with
 /// the greedy answer over all of them and capped at [`SEARCH_BUDGET`] steps.
-/// Returns positions.
-fn search<S: Size>(all: Descending<'_, S>, cap: u64) -> Vec<u32> {
+/// Returns positions, ascending.
+fn search<T: Size>(all: Descending<'_, T>, cap: u64) -> Vec<u32> {
     let mut best = Vec::new();
-    let mut best_sum = greedy(all, cap, &mut best);
+    let mut best_sum = greedy(all, cap, |position| best.push(position as u32));
     if best_sum == cap {
         return best;
     }

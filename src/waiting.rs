@@ -25,13 +25,29 @@ use crate::select::{self, remove_sorted};
 /// is bounded (8 MiB at most) against a stray part named with a huge number.
 const COMPACT_BATCHES: u32 = 1 << 26;
 
+/// A part this crate named, under 4 GiB: its size and batch number. Selections
+/// sort these in place (see [`select::select_in_place`]): equal sizes go by
+/// batch number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct CompactPart {
+    bytes: u32,
+    batch: u32,
+}
+
+impl From<CompactPart> for u64 {
+    fn from(part: CompactPart) -> u64 {
+        part.bytes.into()
+    }
+}
+
+impl select::Size for CompactPart {}
+
 /// The waiting parts of one kind.
 #[derive(Debug)]
 pub struct WaitingParts {
     kind: FileKind,
-    /// Batch numbers of the compact parts, and (same index) their sizes.
-    batches: Vec<u32>,
-    batch_bytes: Vec<u32>,
+    /// The parts this crate named, under 4 GiB.
+    compact: Vec<CompactPart>,
     /// Bit `b` set: the part of batch `b` is waiting or was taken.
     known_batches: Vec<u64>,
     /// The other parts, by name, and (same index) their sizes.
@@ -46,8 +62,7 @@ impl WaitingParts {
     pub fn new(kind: FileKind) -> Self {
         WaitingParts {
             kind,
-            batches: Vec::new(),
-            batch_bytes: Vec::new(),
+            compact: Vec::new(),
             known_batches: Vec::new(),
             others: Vec::new(),
             other_bytes: Vec::new(),
@@ -63,7 +78,7 @@ impl WaitingParts {
 
     /// Parts waiting.
     pub fn len(&self) -> usize {
-        self.batches.len() + self.others.len()
+        self.compact.len() + self.others.len()
     }
 
     /// Nothing waits.
@@ -87,8 +102,10 @@ impl WaitingParts {
                     return false;
                 }
                 self.known_batches[word] |= bit;
-                self.batches.push(batch);
-                self.batch_bytes.push(compact_bytes);
+                self.compact.push(CompactPart {
+                    bytes: compact_bytes,
+                    batch,
+                });
             }
             None => {
                 if !self.known_others.insert(name.into()) {
@@ -104,52 +121,74 @@ impl WaitingParts {
 
     /// Takes the parts of the next output (see [`select::select`]) and their bytes.
     pub fn take_selection(&mut self, max_bytes: u64) -> (PartNames, u64) {
-        let picked = match self.other_sizes() {
-            None => select::select(&self.batch_bytes, max_bytes),
-            Some(all) => select::select(&all, max_bytes),
-        };
-        self.take(picked)
+        if !self.others.is_empty() {
+            let picked = select::select(&self.all_sizes(), max_bytes);
+            return self.take(picked);
+        }
+        let picked = select::select_in_place(&mut self.compact, max_bytes);
+        let first = self.compact.len() - picked;
+        let group = self.compact_group(&self.compact[first..]);
+        self.compact.truncate(first);
+        self.bytes -= group.1;
+        group
     }
 
-    /// Takes every part, packed into outputs (see [`select::plan_with`]).
+    /// Takes every part, packed into outputs (see [`select::plan_all`]).
     pub fn take_all(&mut self, max_bytes: u64) -> Vec<(PartNames, u64)> {
-        let groups = match self.other_sizes() {
-            None => select::plan_with(&self.batch_bytes, max_bytes, |output| self.group(output)),
-            Some(all) => select::plan_with(&all, max_bytes, |output| self.group(output)),
+        let groups = if self.others.is_empty() {
+            let mut end = self.compact.len();
+            select::plan_in_place(&mut self.compact, max_bytes)
+                .into_iter()
+                .map(|len| {
+                    end -= len;
+                    self.compact_group(&self.compact[end..end + len])
+                })
+                .collect()
+        } else {
+            let plan = select::plan_all(&self.all_sizes(), max_bytes);
+            plan.iter().map(|picked| self.group(picked)).collect()
         };
-        self.batches = Vec::new();
-        self.batch_bytes = Vec::new();
+        self.compact = Vec::new();
         self.others = Vec::new();
         self.other_bytes = Vec::new();
         self.bytes = 0;
         groups
     }
 
-    /// Sizes of every part, compact ones first (the index space of
-    /// selections), when some are not compact; `None` when the compact sizes
-    /// are all.
-    fn other_sizes(&self) -> Option<Vec<u64>> {
-        (!self.others.is_empty()).then(|| {
-            let compact = self.batch_bytes.iter().map(|&b| u64::from(b));
-            compact.chain(self.other_bytes.iter().copied()).collect()
-        })
+    /// The names and bytes of `parts`.
+    fn compact_group(&self, parts: &[CompactPart]) -> (PartNames, u64) {
+        let mut names = PartNames::new(self.kind);
+        names.reserve(parts.len());
+        let mut bytes = 0;
+        for part in parts {
+            names.push_batch(part.batch);
+            bytes += u64::from(part.bytes);
+        }
+        (names, bytes)
     }
 
-    /// The parts at `picked` (indices in the index space of selections), in
-    /// that order, and their bytes.
-    fn group(&self, picked: impl ExactSizeIterator<Item = u32>) -> (PartNames, u64) {
+    /// Sizes of every part, compact ones first: the index space of
+    /// selections when some parts are not compact.
+    fn all_sizes(&self) -> Vec<u64> {
+        let compact = self.compact.iter().map(|&part| u64::from(part));
+        compact.chain(self.other_bytes.iter().copied()).collect()
+    }
+
+    /// The parts at `picked` (indices in the index space of
+    /// [`all_sizes`](Self::all_sizes)), in that order, and their bytes.
+    fn group(&self, picked: &[u32]) -> (PartNames, u64) {
         let mut names = PartNames::new(self.kind);
         names.reserve(picked.len());
         let mut bytes = 0;
-        for index in picked {
+        for &index in picked {
             let index = index as usize;
-            match self.batches.get(index) {
-                Some(&batch) => {
-                    names.push_batch(batch);
-                    bytes += u64::from(self.batch_bytes[index]);
+            match self.compact.get(index) {
+                Some(part) => {
+                    names.push_batch(part.batch);
+                    bytes += u64::from(part.bytes);
                 }
                 None => {
-                    let other = index - self.batches.len();
+                    let other = index - self.compact.len();
                     names.push_other(self.others[other].clone());
                     bytes += self.other_bytes[other];
                 }
@@ -158,16 +197,16 @@ impl WaitingParts {
         (names, bytes)
     }
 
-    /// Takes the parts at `picked` (indices in the index space of selections).
+    /// Takes the parts at `picked` (indices in the index space of
+    /// [`all_sizes`](Self::all_sizes)).
     fn take(&mut self, mut picked: Vec<u32>) -> (PartNames, u64) {
-        let group = self.group(picked.iter().copied());
+        let group = self.group(&picked);
         picked.sort_unstable();
-        let compact = picked.partition_point(|&i| (i as usize) < self.batches.len());
+        let compact = picked.partition_point(|&i| (i as usize) < self.compact.len());
         let (compact, others) = picked.split_at_mut(compact);
-        let first_other = self.batches.len() as u32;
+        let first_other = self.compact.len() as u32;
         others.iter_mut().for_each(|i| *i -= first_other);
-        remove_sorted(&mut self.batches, compact);
-        remove_sorted(&mut self.batch_bytes, compact);
+        remove_sorted(&mut self.compact, compact);
         remove_sorted(&mut self.others, others);
         remove_sorted(&mut self.other_bytes, others);
         self.bytes -= group.1;
@@ -243,7 +282,7 @@ mod tests {
         assert!(waiting.adopt("tmp_000001.ndjson", huge));
         assert!(!waiting.adopt("tmp_000001.ndjson", huge));
         assert!(waiting.adopt("tmp_000002.ndjson", 5));
-        assert_eq!((waiting.batches.len(), waiting.others.len()), (1, 1));
+        assert_eq!((waiting.compact.len(), waiting.others.len()), (1, 1));
         assert_eq!(waiting.bytes(), huge + 5);
         // Larger than the cap, it makes an output alone, at its full size.
         let (group, bytes) = waiting.take_selection(1 << 30);
