@@ -42,7 +42,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
-use crate::combine::{AggregationStep, StepBuffers};
+use crate::combine::AggregationStep;
 use crate::config::JobConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::fault::fault_point;
@@ -117,8 +117,6 @@ pub struct Aggregator {
     waiting: [WaitingParts; 2],
     /// Groups packed at close, made one after the other.
     planned: VecDeque<Group>,
-    /// Lent to the steps, one each; allocated by the first steps.
-    buffers: Vec<StepBuffers>,
     next_number: [u32; 2],
     /// Steps running (at most [`STEPS_IN_FLIGHT`]).
     combining: usize,
@@ -151,7 +149,6 @@ impl Aggregator {
             trigger_bytes: config.trigger_bytes(),
             waiting: FileKind::ALL.map(WaitingParts::new),
             planned: VecDeque::new(),
-            buffers: Vec::new(),
             next_number: [1; 2],
             combining: 0,
             exclusive: false,
@@ -272,19 +269,10 @@ impl Aggregator {
             step.parts.len()
         );
         let cancel = self.cancel.clone();
-        let buffers = self.buffers.pop();
         self.combining += 1;
-        let work = actix_rt::task::spawn_blocking(move || {
-            let mut buffers = buffers.unwrap_or_default();
-            let made = step.run_with(&cancel, &mut buffers);
-            (made, buffers)
-        });
+        let work = actix_rt::task::spawn_blocking(move || step.run(&cancel));
         ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
             act.combining -= 1;
-            let joined = joined.map(|(made, buffers)| {
-                act.buffers.push(buffers);
-                made
-            });
             match flatten(joined, "aggregation") {
                 Ok(Some(output)) => act.published(output),
                 Ok(None) | Err(Error::Cancelled) => {}

@@ -84,41 +84,12 @@ pub struct AggregationStep {
     pub order: Option<Arc<PublishOrder>>,
 }
 
-/// The 512 KiB buffer a step combines through, aligned for direct I/O.
-///
-/// An aggregator allocates its buffers once and lends them to its steps.
-/// Allocated afresh by each step instead, they would be freed on whichever
-/// blocking thread ran it, and the allocator keeps freed memory in the arena of
-/// that thread: over a long job, a megabyte or two stays resident in many
-/// arenas.
-#[derive(Debug)]
-pub struct StepBuffers {
-    combine: AlignedBuffer,
-}
-
-impl Default for StepBuffers {
-    fn default() -> Self {
-        StepBuffers {
-            combine: AlignedBuffer::new(COMBINE_BUFFER),
-        }
-    }
-}
-
 impl AggregationStep {
     /// Runs the step; returns the output made, or `None` for a dropped group.
     ///
     /// `cancel` is checked between parts: a cancelled step removes its temp
     /// output and returns [`Error::Cancelled`].
     pub fn run(&self, cancel: &AtomicBool) -> Result<Option<JobOutput>> {
-        self.run_with(cancel, &mut StepBuffers::default())
-    }
-
-    /// [`run`](Self::run) through `buffers`.
-    pub fn run_with(
-        &self,
-        cancel: &AtomicBool,
-        buffers: &mut StepBuffers,
-    ) -> Result<Option<JobOutput>> {
         let Some(number) = self.number else {
             self.drop_empty_parts()?;
             return Ok(None);
@@ -126,7 +97,7 @@ impl AggregationStep {
         let claim = self.claim(number)?;
         let claimed = self.parts.iter().map(|name| claim.join(&*name));
         let temp = self.layout.temp_output(self.kind, number);
-        let result = self.make_output(number, claimed, &temp, cancel, buffers);
+        let result = self.make_output(number, claimed, &temp, cancel);
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
@@ -170,8 +141,10 @@ impl AggregationStep {
         claimed: impl IntoIterator<Item = PathBuf>,
         temp: &Path,
         cancel: &AtomicBool,
-        buffers: &mut StepBuffers,
     ) -> Result<JobOutput> {
+        // Held for the combine alone, not while the output is synced,
+        // journaled and published.
+        let mut buffer = AlignedBuffer::new(COMBINE_BUFFER).at("allocate combine buffer", temp)?;
         let (summary, compressed_bytes) = if self.layout.gzip() {
             let out = OpenOptions::new()
                 .write(true)
@@ -179,8 +152,9 @@ impl AggregationStep {
                 .truncate(true)
                 .open(temp)
                 .at("create output", temp)?;
-            let buf = buffers.combine.as_mut_slice();
+            let buf = buffer.as_mut_slice();
             let (summary, out) = combine_gzipped_through(claimed, out, temp, cancel, buf)?;
+            drop(buffer);
             fault_point!("combine::copied", temp);
             out.sync_all().at("fsync output", temp)?;
             let compressed = out.metadata().at("stat output", temp)?.len();
@@ -188,8 +162,9 @@ impl AggregationStep {
         } else {
             let mut out = direct_io::create(temp).at("create output", temp)?;
             let mut summary = Summarizer::default();
-            let buf = buffers.combine.as_mut_slice();
+            let buf = buffer.as_mut_slice();
             combine_through(claimed, &mut out, temp, cancel, buf, Some(&mut summary))?;
+            drop(buffer);
             fault_point!("combine::copied", temp);
             out.sync_all().at("fsync output", temp)?;
             (summary.finish(), None)

@@ -63,25 +63,30 @@ pub fn end_direct(file: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// A zeroed buffer of `len` bytes whose start is aligned to [`ALIGN`].
+/// A zeroed buffer of `len` bytes whose start is aligned to [`ALIGN`]: pages
+/// mapped for it alone.
+///
+/// Mapped, not allocated: dropped, its pages go back to the system at once.
+/// glibc would serve a buffer this large from the heap of the thread that asks
+/// once a buffer of its size has been freed (it raises its threshold for
+/// mapping to the size of the last mapped block freed), and keep it resident
+/// there after it is freed.
 #[derive(Debug)]
 pub struct AlignedBuffer {
-    bytes: Vec<u8>,
-    start: usize,
-    len: usize,
+    pages: memmap2::MmapMut,
 }
 
 impl AlignedBuffer {
-    /// `len` zero bytes, aligned.
-    pub fn new(len: usize) -> Self {
-        let bytes = vec![0; len + ALIGN];
-        let start = bytes.as_ptr().align_offset(ALIGN);
-        AlignedBuffer { bytes, start, len }
+    /// `len` zero bytes, aligned; fails when the system has no memory to map.
+    pub fn new(len: usize) -> io::Result<Self> {
+        let pages = memmap2::MmapMut::map_anon(len)?;
+        debug_assert!(is_aligned(&pages) || !len.is_multiple_of(ALIGN));
+        Ok(AlignedBuffer { pages })
     }
 
     /// The aligned bytes.
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        &mut self.bytes[self.start..self.start + self.len]
+        &mut self.pages
     }
 }
 
@@ -100,7 +105,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
         let mut file = create(&path).unwrap();
-        let mut buffer = AlignedBuffer::new(2 * ALIGN);
+        let mut buffer = AlignedBuffer::new(2 * ALIGN).unwrap();
         let block = buffer.as_mut_slice();
         assert!(is_aligned(block));
         block.fill(b'a');

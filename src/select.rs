@@ -135,7 +135,10 @@ impl<S: Size> Size for Indexed<S> {}
 
 fn indexed<S: Size>(sizes: &[S]) -> Vec<Indexed<S>> {
     let _ = u32::try_from(sizes.len()).expect("fewer than 2³² parts wait");
-    (0..).zip(sizes).map(|(index, &size)| Indexed { size, index }).collect()
+    (0..)
+        .zip(sizes)
+        .map(|(index, &size)| Indexed { size, index })
+        .collect()
 }
 
 fn indices<S>(parts: &[Indexed<S>]) -> Vec<u32> {
@@ -212,7 +215,10 @@ type Choose<T> = fn(Descending<'_, T>, u64) -> Picked;
 fn choose<T: Size>(live: &[T], max_bytes: u64, choose_with: Choose<T>) -> Picked {
     let view = Descending { parts: live };
     if view.len() > 0 && view.size(0) > max_bytes {
-        Picked { run: 1, rest: Vec::new() }
+        Picked {
+            run: 1,
+            rest: Vec::new(),
+        }
     } else {
         choose_with(view, max_bytes)
     }
