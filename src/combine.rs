@@ -549,6 +549,7 @@ pub fn fsync_dir(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alloc_count;
 
     fn setup() -> (tempfile::TempDir, JobLayout) {
         let root = tempfile::tempdir().unwrap();
@@ -736,30 +737,6 @@ mod tests {
         }
     }
 
-    /// Counts each thread's allocations, for the test that deleting parts
-    /// allocates nothing. The count is a `const` thread local without a
-    /// destructor, which the allocator may use without allocating.
-    struct CountingAllocator;
-
-    thread_local! {
-        static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    }
-
-    // SAFETY: every call is passed on to the system allocator unchanged.
-    unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
-        unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-            ALLOCATIONS.with(|count| count.set(count.get() + 1));
-            unsafe { std::alloc::System.alloc(layout) }
-        }
-
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-            unsafe { std::alloc::System.dealloc(ptr, layout) }
-        }
-    }
-
-    #[global_allocator]
-    static ALLOCATOR: CountingAllocator = CountingAllocator;
-
     #[test]
     fn deleting_a_claimed_part_allocates_nothing_on_linux() {
         let (_root, layout) = setup();
@@ -770,16 +747,16 @@ mod tests {
             fs::write(claim.join(&*name), "x\n").unwrap();
         }
         let dir = ClaimDir::open(&claim).unwrap();
-        let before = ALLOCATIONS.with(|count| count.get());
-        for index in 0..names.len() {
-            names.with_name(index, |name| dir.remove(name)).unwrap();
-        }
-        // A part already gone is fine.
-        names.with_name(0, |name| dir.remove(name)).unwrap();
-        let allocations = ALLOCATIONS.with(|count| count.get()) - before;
+        let ((), usage) = alloc_count::measure(|| {
+            for index in 0..names.len() {
+                names.with_name(index, |name| dir.remove(name)).unwrap();
+            }
+            // A part already gone is fine.
+            names.with_name(0, |name| dir.remove(name)).unwrap();
+        });
         assert_eq!(fs::read_dir(&claim).unwrap().count(), 0);
         if cfg!(target_os = "linux") {
-            assert_eq!(allocations, 0, "allocations while deleting");
+            assert_eq!(usage.allocations, 0, "allocations while deleting");
         }
     }
 

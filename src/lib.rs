@@ -95,6 +95,8 @@
 #![deny(missing_docs)]
 
 pub mod aggregator;
+#[cfg(test)]
+mod alloc_count;
 pub mod combine;
 pub mod config;
 pub mod direct_io;

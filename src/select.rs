@@ -569,6 +569,42 @@ mod tests {
         assert!(items.is_empty());
     }
 
+    /// Whether `parts` descend by size.
+    fn descending(parts: &[u64]) -> bool {
+        parts.windows(2).all(|w| w[0] >= w[1])
+    }
+
+    #[test]
+    fn an_output_selected_in_place_is_moved_to_the_end() {
+        let mut parts = vec![2, 0, 9, 4, 1, 6, 0, 3];
+        let picked = select_in_place(&mut parts, 10);
+        let (left, output) = parts.split_at(parts.len() - picked);
+        assert_eq!(output.iter().sum::<u64>(), 10);
+        assert_eq!(
+            output.iter().filter(|&&s| s == 0).count(),
+            2,
+            "zeros ride along"
+        );
+        assert!(descending(left), "what is left stays sorted: {left:?}");
+        let mut all = parts.clone();
+        all.sort_unstable();
+        assert_eq!(all, [0, 0, 1, 2, 3, 4, 6, 9], "no part lost or repeated");
+    }
+
+    #[test]
+    fn a_plan_in_place_lays_its_outputs_out_from_the_end() {
+        let unit = 104_857;
+        let mut parts: Vec<u64> = [5, 4, 3, 3, 3, 2, 0].iter().map(|u| u * unit).collect();
+        let outputs = plan_in_place(&mut parts, MIB);
+        assert_eq!(outputs.iter().sum::<usize>(), parts.len());
+        // Greedy would make three outputs; both of these are full.
+        assert_eq!(outputs.len(), 2);
+        let (second, first) = parts.split_at(parts.len() - outputs[0]);
+        assert!(first.contains(&0), "zeros go with the first output");
+        assert_eq!(first.iter().sum::<u64>(), 10 * unit);
+        assert_eq!(second.iter().sum::<u64>(), 10 * unit);
+    }
+
     #[test]
     fn trigger_is_strictly_greater() {
         assert!(!should_aggregate(2 * MIB, 2 * MIB));
@@ -625,6 +661,29 @@ mod tests {
                 prop_assert!(total(&sizes, output) <= max || nonzero == 1);
             }
             prop_assert!(plan.len() <= ab2d_outputs(&sizes, max));
+        }
+
+        #[test]
+        fn selecting_in_place_matches_selecting_by_index(
+            sizes in proptest::collection::vec(0u64..2_000, 0..200),
+            max in 1u64..5_000,
+        ) {
+            let by_index = total(&sizes, &select(&sizes, max));
+            let mut parts = sizes.clone();
+            let picked = select_in_place(&mut parts, max);
+            let (left, output) = parts.split_at(parts.len() - picked);
+            prop_assert_eq!(output.iter().sum::<u64>(), by_index);
+            prop_assert!(descending(left));
+            prop_assert!(!left.contains(&0), "zeros ride along");
+
+            let mut parts = sizes.clone();
+            let outputs = plan_in_place(&mut parts, max);
+            prop_assert_eq!(outputs.len(), plan_all(&sizes, max).len());
+            prop_assert_eq!(outputs.iter().sum::<usize>(), parts.len());
+            let (mut sorted, mut expected) = (parts.clone(), sizes.clone());
+            sorted.sort_unstable();
+            expected.sort_unstable();
+            prop_assert_eq!(sorted, expected, "lost or repeated");
         }
 
         #[test]

@@ -219,6 +219,8 @@ mod tests {
     use std::borrow::Cow;
 
     use super::*;
+    use crate::alloc_count;
+    use crate::layout::JobLayout;
 
     fn names(group: &PartNames) -> Vec<String> {
         let mut names: Vec<String> = group.iter().map(Cow::into_owned).collect();
@@ -273,6 +275,47 @@ mod tests {
         );
         assert!(waiting.is_empty());
         assert_eq!(waiting.bytes(), 0);
+    }
+
+    /// 50,000 parts of about 7.5 KB waiting, as in a large job.
+    fn many_waiting() -> WaitingParts {
+        let mut waiting = WaitingParts::new(FileKind::Data);
+        for batch in 0..50_000u64 {
+            let name = JobLayout::part_name(batch, FileKind::Data);
+            assert!(waiting.adopt(&name, 7_000 + (batch * 7_919) % 1_000));
+        }
+        waiting
+    }
+
+    /// What a selection may allocate beside the names it returns, four
+    /// bytes a part: the search's bounded scratch, never a word per part.
+    const SCRATCH: usize = 64 * 1024;
+
+    #[test]
+    fn a_selection_allocates_little_beside_the_names_it_takes() {
+        let mut waiting = many_waiting();
+        let max = 200 << 20;
+        let ((group, bytes), usage) = alloc_count::measure(|| waiting.take_selection(max));
+        assert!(bytes > max - 8_000 && bytes <= max, "{bytes}");
+        assert_eq!(waiting.len(), 50_000 - group.len());
+        assert!(
+            usage.peak_bytes <= 4 * group.len() + SCRATCH,
+            "{} bytes at most for {} parts",
+            usage.peak_bytes,
+            group.len()
+        );
+    }
+
+    #[test]
+    fn packing_everything_allocates_little_beside_the_names() {
+        let mut waiting = many_waiting();
+        let (groups, usage) = alloc_count::measure(|| waiting.take_all(200 << 20));
+        assert_eq!(groups.iter().map(|g| g.0.len()).sum::<usize>(), 50_000);
+        assert!(
+            usage.peak_bytes <= 4 * 50_000 + SCRATCH,
+            "{} bytes at most",
+            usage.peak_bytes
+        );
     }
 
     #[test]

@@ -1,0 +1,59 @@
+//! Test support: a global allocator that counts what each thread allocates,
+//! so that tests can show that a hot path allocates nothing, or little.
+//!
+//! The counters are `const` thread locals without a destructor, which the
+//! allocator may use without allocating.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+/// What one thread allocated while a closure ran (see [`measure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Allocations made.
+    pub allocations: usize,
+    /// The most bytes allocated by the thread and not yet freed at once,
+    /// beyond what it held when the closure started.
+    pub peak_bytes: usize,
+}
+
+/// Runs `f` and tells what this thread allocated meanwhile.
+pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Usage) {
+    let (allocations, live) = (ALLOCATIONS.with(Cell::get), LIVE.with(Cell::get));
+    PEAK.with(|peak| peak.set(live));
+    let result = f();
+    let usage = Usage {
+        allocations: ALLOCATIONS.with(Cell::get) - allocations,
+        peak_bytes: usize::try_from(PEAK.with(Cell::get) - live).unwrap_or(0),
+    };
+    (result, usage)
+}
+
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is passed on to the system allocator unchanged.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        let live = LIVE.with(|live| {
+            live.set(live.get() + layout.size() as isize);
+            live.get()
+        });
+        PEAK.with(|peak| peak.set(peak.get().max(live)));
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.with(|live| live.set(live.get() - layout.size() as isize));
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
