@@ -48,8 +48,8 @@ const DESCRIBE_BUFFER: usize = 1 << 20;
 /// Buffer of [`combine_parts`]: the size of its writes into the output. With
 /// 1 MiB, combining 464 KB parts was 3% faster (`cargo bench --bench
 /// side_by_side -- --only combine`: 1.61× the buffered copy, 1.55× with this
-/// size), 7.5 KB parts and the finalize no faster; but each step running at
-/// once holds one, and the million-beneficiary job's peak RSS was 0.5 MiB higher.
+/// size), 7.5 KB parts and the finalize no faster; but each step combining at
+/// once maps one, and the million-beneficiary job's peak RSS was 0.5 MiB higher.
 const COMBINE_BUFFER: usize = 1 << 19;
 
 /// Buffer between the gzip encoder and a gzipped output.
