@@ -61,10 +61,7 @@ pub fn should_aggregate(waiting: u64, trigger: u64) -> bool {
 /// they are. The output is as close to `max_bytes` as [`select`] makes it; every
 /// zero-size part is in it. The parts left before it stay sorted.
 pub fn select_in_place<T: Size>(parts: &mut [T], max_bytes: u64) -> usize {
-    let live = sort_descending(parts);
-    let picked = choose(&parts[..live], max_bytes, best_fit);
-    move_to_back(&mut parts[..live], &picked);
-    picked.len() + (parts.len() - live)
+    take_one(parts, max_bytes, best_fit)
 }
 
 /// Sorts `parts` and arranges them into outputs, packed as [`plan_all`]
@@ -97,10 +94,8 @@ pub fn select<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<u32> {
 /// larger than `max_bytes` goes alone. Kept as the baseline for tests and benches.
 pub fn greedy_select<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<u32> {
     let mut parts = indexed(sizes);
-    let live = sort_descending(&mut parts);
-    let picked = choose(&parts[..live], max_bytes, greedy_fit);
-    move_to_back(&mut parts[..live], &picked);
-    indices(&parts[live - picked.len()..])
+    let picked = take_one(&mut parts, max_bytes, greedy_fit);
+    indices(&parts[parts.len() - picked..])
 }
 
 /// Packs every part into outputs: repeated [`select`], unless repeated
@@ -134,7 +129,10 @@ impl<S: Size> From<Indexed<S>> for u64 {
 impl<S: Size> Size for Indexed<S> {}
 
 fn indexed<S: Size>(sizes: &[S]) -> Vec<Indexed<S>> {
-    let _ = u32::try_from(sizes.len()).expect("fewer than 2³² parts wait");
+    assert!(
+        u32::try_from(sizes.len()).is_ok(),
+        "fewer than 2³² parts wait"
+    );
     (0..)
         .zip(sizes)
         .map(|(index, &size)| Indexed { size, index })
@@ -163,6 +161,15 @@ pub(crate) fn remove_sorted<T>(items: &mut Vec<T>, indices: &[u32]) {
 fn sort_descending<T: Size>(parts: &mut [T]) -> usize {
     parts.sort_unstable_by_key(|&part| (Reverse(part.into()), part));
     parts.partition_point(|&part| part.into() > 0)
+}
+
+/// Sorts `parts` and moves the output `choose_with` picks (and every empty
+/// part) to their end; returns how many parts it has.
+fn take_one<T: Size>(parts: &mut [T], max_bytes: u64, choose_with: Choose<T>) -> usize {
+    let live = sort_descending(parts);
+    let picked = choose(&parts[..live], max_bytes, choose_with);
+    move_to_back(&mut parts[..live], &picked);
+    picked.len() + (parts.len() - live)
 }
 
 /// Repeated selections with `choose` over `parts` (sorted first), each
