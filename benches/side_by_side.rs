@@ -1278,6 +1278,12 @@ fn compare_memory(settings: &Settings, scratch: &Scratch, table: &mut Table) -> 
     let judged = results
         .iter()
         .find(|r| r.beneficiaries == settings.memory_judged);
+    if judged.is_none() {
+        eprintln!(
+            "   no judged job of {} beneficiaries: target 4 is not compared",
+            settings.memory_judged
+        );
+    }
     if let (Some(small), Some(big)) = (results.first(), judged) {
         if small.beneficiaries != big.beneficiaries {
             // The judged pair again, alternating, for medians: one run's peak

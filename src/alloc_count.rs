@@ -17,14 +17,17 @@ pub struct Usage {
     pub peak_bytes: usize,
 }
 
-/// Runs `f` and tells what this thread allocated meanwhile.
+/// Runs `f` and tells what this thread allocated meanwhile. A reallocation
+/// counts as an allocation (the default `realloc` allocates, copies and
+/// frees).
 pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Usage) {
     let (allocations, live) = (ALLOCATIONS.with(Cell::get), LIVE.with(Cell::get));
-    PEAK.with(|peak| peak.set(live));
+    let outer_peak = PEAK.with(|peak| peak.replace(live));
     let result = f();
+    let peak = PEAK.with(|peak| peak.replace(outer_peak.max(peak.get())));
     let usage = Usage {
         allocations: ALLOCATIONS.with(Cell::get) - allocations,
-        peak_bytes: usize::try_from(PEAK.with(Cell::get) - live).unwrap_or(0),
+        peak_bytes: usize::try_from(peak - live).unwrap_or(0),
     };
     (result, usage)
 }
@@ -40,13 +43,16 @@ thread_local! {
 // SAFETY: every call is passed on to the system allocator unchanged.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        let live = LIVE.with(|live| {
-            live.set(live.get() + layout.size() as isize);
-            live.get()
-        });
-        PEAK.with(|peak| peak.set(peak.get().max(live)));
-        unsafe { System.alloc(layout) }
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            ALLOCATIONS.with(|count| count.set(count.get() + 1));
+            let live = LIVE.with(|live| {
+                live.set(live.get() + layout.size() as isize);
+                live.get()
+            });
+            PEAK.with(|peak| peak.set(peak.get().max(live)));
+        }
+        ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

@@ -94,10 +94,14 @@ impl AggregationStep {
             self.drop_empty_parts()?;
             return Ok(None);
         };
+        // Mapped before any part moves, so that a system out of memory fails
+        // the step with nothing claimed; its pages are touched by the combine.
+        let buffer = AlignedBuffer::new(COMBINE_BUFFER)
+            .at("map the combine buffer for", self.layout.job_dir())?;
         let claim = self.claim(number)?;
         let claimed = self.parts.iter().map(|name| claim.join(&*name));
         let temp = self.layout.temp_output(self.kind, number);
-        let result = self.make_output(number, claimed, &temp, cancel);
+        let result = self.make_output(number, claimed, &temp, cancel, buffer);
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
@@ -141,10 +145,10 @@ impl AggregationStep {
         claimed: impl IntoIterator<Item = PathBuf>,
         temp: &Path,
         cancel: &AtomicBool,
-    ) -> Result<JobOutput> {
-        // Held for the combine alone, not while the output is synced,
+        // Unmapped once combined, not held while the output is synced,
         // journaled and published.
-        let mut buffer = AlignedBuffer::new(COMBINE_BUFFER).at("allocate combine buffer", temp)?;
+        mut buffer: AlignedBuffer,
+    ) -> Result<JobOutput> {
         let (summary, compressed_bytes) = if self.layout.gzip() {
             let out = OpenOptions::new()
                 .write(true)

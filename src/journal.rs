@@ -110,13 +110,10 @@ fn read_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let mut entries = Vec::new();
     for entry in serde_json::Deserializer::from_reader(lines).into_iter() {
         let entry = entry.map_err(|e| match e.io_error_kind() {
-            Some(kind) => Error::io("read journal", path, io::Error::new(kind, e)),
+            Some(_) => Error::io("read journal", path, io::Error::from(e)),
             None => Error::JobDirectory {
                 path: path.to_owned(),
-                reason: format!(
-                    "journal line {} is not a journal entry: {e}",
-                    entries.len() + 1
-                ),
+                reason: format!("journal line {} is not a journal entry: {e}", e.line()),
             },
         })?;
         entries.push(entry);
@@ -256,5 +253,12 @@ mod tests {
         std::fs::write(&path, b"not json\n").unwrap();
         let err = read(&path).unwrap_err().to_string();
         assert!(err.contains(".journal") && err.contains("line 1"), "{err}");
+        // After a good line and a blank one: the error names the line.
+        std::fs::write(&path, b"").unwrap();
+        append(&path, &entry(1)).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"\nnot json\n").unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("journal line 3 "), "{err}");
     }
 }

@@ -17,9 +17,9 @@
 //! place ([`select_in_place`], [`plan_in_place`]): the parts themselves are
 //! sorted and the chosen ones moved to the end, where the caller takes them. No
 //! order of indices, no list of positions and no copy of the sizes is made
-//! beside them; a selection allocates only for the few parts it picks out of
-//! order. [`select`], [`greedy_select`] and [`plan_all`] do the same on sizes
-//! paired with their indices.
+//! beside them; a selection allocates only bounded scratch (the search's, and
+//! the few parts it picks out of order). [`select`], [`greedy_select`] and
+//! [`plan_all`] do the same on sizes paired with their indices.
 //!
 //! Parts of zero bytes always ride along with the next selection (they cost
 //! nothing and must leave `finished/`). A part larger than `max_bytes` becomes an
@@ -159,6 +159,11 @@ pub(crate) fn remove_sorted<T>(items: &mut Vec<T>, indices: &[u32]) {
 /// Sorts `parts` largest first (equal sizes by their order); returns how
 /// many are not empty (the empty ones are last).
 fn sort_descending<T: Size>(parts: &mut [T]) -> usize {
+    // Positions are `u32`.
+    assert!(
+        u32::try_from(parts.len()).is_ok(),
+        "fewer than 2³² parts wait"
+    );
     parts.sort_unstable_by_key(|&part| (Reverse(part.into()), part));
     parts.partition_point(|&part| part.into() > 0)
 }
@@ -600,16 +605,45 @@ mod tests {
 
     #[test]
     fn a_plan_in_place_lays_its_outputs_out_from_the_end() {
-        let unit = 104_857;
-        let mut parts: Vec<u64> = [5, 4, 3, 3, 3, 2, 0].iter().map(|u| u * unit).collect();
-        let outputs = plan_in_place(&mut parts, MIB);
-        assert_eq!(outputs.iter().sum::<usize>(), parts.len());
-        // Greedy would make three outputs; both of these are full.
-        assert_eq!(outputs.len(), 2);
-        let (second, first) = parts.split_at(parts.len() - outputs[0]);
+        let mut parts: Vec<u64> = vec![5, 0, 9, 4, 1];
+        let outputs = plan_in_place(&mut parts, 10);
+        // The first output, 9 + 1 and the empty part, last; then 5 + 4.
+        assert_eq!(outputs, [3, 2]);
+        let (second, first) = parts.split_at(2);
         assert!(first.contains(&0), "zeros go with the first output");
-        assert_eq!(first.iter().sum::<u64>(), 10 * unit);
-        assert_eq!(second.iter().sum::<u64>(), 10 * unit);
+        assert_eq!(first.iter().sum::<u64>(), 10, "{parts:?}");
+        assert_eq!(second.iter().sum::<u64>(), 9, "{parts:?}");
+    }
+
+    #[test]
+    fn moving_to_the_back_keeps_every_part_once_and_the_rest_in_order() {
+        let live: Vec<u32> = (0..8).collect();
+        for mask in 0u32..(1 << live.len()) {
+            let mut picked = Picked::default();
+            (0..live.len())
+                .filter(|p| mask & (1 << p) != 0)
+                .for_each(|p| picked.push(p));
+            let mut moved = live.clone();
+            move_to_back(&mut moved, &picked);
+            let (kept, taken) = moved.split_at(live.len() - picked.len());
+            let expected_kept: Vec<u32> = live
+                .iter()
+                .copied()
+                .filter(|p| mask & (1 << p) == 0)
+                .collect();
+            let mut taken = taken.to_vec();
+            taken.sort_unstable();
+            let expected_taken: Vec<u32> = live
+                .iter()
+                .copied()
+                .filter(|p| mask & (1 << p) != 0)
+                .collect();
+            assert_eq!(
+                (kept, taken),
+                (&expected_kept[..], expected_taken),
+                "mask {mask:08b}"
+            );
+        }
     }
 
     #[test]
@@ -687,6 +721,14 @@ mod tests {
             let outputs = plan_in_place(&mut parts, max);
             prop_assert_eq!(outputs.len(), plan_all(&sizes, max).len());
             prop_assert_eq!(outputs.iter().sum::<usize>(), parts.len());
+            let mut end = parts.len();
+            for (n, &len) in outputs.iter().enumerate() {
+                let output = &parts[end - len..end];
+                end -= len;
+                let nonzero = output.iter().filter(|&&s| s > 0).count();
+                prop_assert!(output.iter().sum::<u64>() <= max || nonzero == 1, "output {} over max", n);
+                prop_assert!(n == 0 || !output.contains(&0), "zeros ride with the first output");
+            }
             let (mut sorted, mut expected) = (parts.clone(), sizes.clone());
             sorted.sort_unstable();
             expected.sort_unstable();
