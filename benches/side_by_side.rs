@@ -1173,7 +1173,7 @@ fn finalize_directly(layout: &JobLayout, parts: &[PathBuf], max_bytes: u64) -> D
 // 4. Memory, in child processes
 // ---------------------------------------------------------------------------
 
-/// Runs of each of the two judged memory jobs (the smallest and the largest).
+/// Runs of each of the two judged memory jobs (the smallest and the judged one).
 const MEMORY_RUNS: usize = 3;
 
 /// What a memory child reports.

@@ -128,11 +128,8 @@ impl<S: Size> From<Indexed<S>> for u64 {
 
 impl<S: Size> Size for Indexed<S> {}
 
+/// The sizes paired with their indices (checked to fit `u32` when sorted).
 fn indexed<S: Size>(sizes: &[S]) -> Vec<Indexed<S>> {
-    assert!(
-        u32::try_from(sizes.len()).is_ok(),
-        "fewer than 2³² parts wait"
-    );
     (0..)
         .zip(sizes)
         .map(|(index, &size)| Indexed { size, index })
@@ -172,9 +169,7 @@ fn sort_descending<T: Size>(parts: &mut [T]) -> usize {
 /// part) to their end; returns how many parts it has.
 fn take_one<T: Size>(parts: &mut [T], max_bytes: u64, choose_with: Choose<T>) -> usize {
     let live = sort_descending(parts);
-    let picked = choose(&parts[..live], max_bytes, choose_with);
-    move_to_back(&mut parts[..live], &picked);
-    picked.len() + (parts.len() - live)
+    take_from(&mut parts[..live], max_bytes, choose_with) + (parts.len() - live)
 }
 
 /// Repeated selections with `choose` over `parts` (sorted first), each
@@ -185,10 +180,9 @@ fn pack<T: Size>(parts: &mut [T], max_bytes: u64, choose_with: Choose<T>) -> Vec
     let mut outputs = Vec::new();
     let mut zeros = parts.len() - live;
     while live > 0 || zeros > 0 {
-        let picked = choose(&parts[..live], max_bytes, choose_with);
-        move_to_back(&mut parts[..live], &picked);
-        live -= picked.len();
-        outputs.push(picked.len() + zeros);
+        let taken = take_from(&mut parts[..live], max_bytes, choose_with);
+        live -= taken;
+        outputs.push(taken + zeros);
         zeros = 0;
     }
     outputs
@@ -222,18 +216,21 @@ impl Picked {
 /// first, with no empty part and none larger than the cap first.
 type Choose<T> = fn(Descending<'_, T>, u64) -> Picked;
 
-/// One output's positions in `live` (sorted, no empty part): a part larger
-/// than `max_bytes` goes alone, otherwise `choose_with` decides.
-fn choose<T: Size>(live: &[T], max_bytes: u64, choose_with: Choose<T>) -> Picked {
+/// Moves one output's parts to the end of `live` (sorted, no empty part);
+/// returns how many they are. A part larger than `max_bytes` goes alone,
+/// otherwise `choose_with` decides.
+fn take_from<T: Size>(live: &mut [T], max_bytes: u64, choose_with: Choose<T>) -> usize {
     let view = Descending { parts: live };
-    if view.len() > 0 && view.size(0) > max_bytes {
+    let picked = if view.len() > 0 && view.size(0) > max_bytes {
         Picked {
             run: 1,
             rest: Vec::new(),
         }
     } else {
         choose_with(view, max_bytes)
-    }
+    };
+    move_to_back(live, &picked);
+    picked.len()
 }
 
 /// Moves the parts at `picked` to the end of `live`, the others keeping
