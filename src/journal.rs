@@ -48,7 +48,8 @@ pub fn append(path: &Path, entry: &JournalEntry<'_>) -> Result<()> {
         .open(path)
         .at("open journal", path)?;
     file.lock().at("lock journal", path)?;
-    let end = complete_length(&mut file).at("read journal", path)?;
+    let len = file.metadata().at("read journal", path)?.len();
+    let end = complete_length(&mut file, len).at("read journal", path)?;
     let written = write_line(&mut file, end, entry).and_then(|()| file.sync_data());
     if written.is_err() {
         let _ = file.set_len(end);
@@ -66,9 +67,9 @@ fn write_line(file: &mut File, offset: u64, entry: &JournalEntry<'_>) -> io::Res
     out.flush()
 }
 
-/// Length of the journal up to and including its last `\n`.
-fn complete_length(file: &mut File) -> io::Result<u64> {
-    let mut end = file.metadata()?.len();
+/// Length of the journal, `len` bytes long, up to and including its last `\n`.
+fn complete_length(file: &mut File, len: u64) -> io::Result<u64> {
+    let mut end = len;
     let mut chunk = [0u8; 4096];
     while end > 0 {
         let from = end.saturating_sub(chunk.len() as u64);
@@ -101,8 +102,9 @@ fn read_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("open journal", path, e)),
     };
-    let complete = complete_length(&mut file).at("read journal", path)?;
-    if complete < file.metadata().at("read journal", path)?.len() {
+    let len = file.metadata().at("read journal", path)?.len();
+    let complete = complete_length(&mut file, len).at("read journal", path)?;
+    if complete < len {
         log::warn!("{}: ignoring a torn last line", path.display());
     }
     file.rewind().at("read journal", path)?;

@@ -26,6 +26,7 @@
 //! output alone.
 
 use std::cmp::Reverse;
+use std::ops::Range;
 
 /// Most steps the improving search may take for one selection.
 pub const SEARCH_BUDGET: usize = 50_000;
@@ -102,14 +103,20 @@ pub fn greedy_select<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<u32> {
 /// [`greedy_select`] would need fewer outputs. Each inner vector is one output.
 pub fn plan_all<S: Size>(sizes: &[S], max_bytes: u64) -> Vec<Vec<u32>> {
     let mut parts = indexed(sizes);
-    let mut end = parts.len();
-    plan_in_place(&mut parts, max_bytes)
-        .into_iter()
-        .map(|len| {
-            end -= len;
-            indices(&parts[end..end + len])
-        })
+    let outputs = plan_in_place(&mut parts, max_bytes);
+    output_ranges(parts.len(), &outputs)
+        .map(|range| indices(&parts[range]))
         .collect()
+}
+
+/// Where the outputs of a [`plan_in_place`] that returned `outputs` lie among
+/// its `len` parts, first output first.
+pub fn output_ranges(len: usize, outputs: &[usize]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut end = len;
+    outputs.iter().map(move |&output| {
+        end -= output;
+        end..end + output
+    })
 }
 
 /// A size and its index: what the index-based selections sort. Equal sizes

@@ -127,7 +127,7 @@ impl WaitingParts {
         }
         let picked = select::select_in_place(&mut self.compact, max_bytes);
         let first = self.compact.len() - picked;
-        let group = self.compact_group(&self.compact[first..]);
+        let group = self.group(first as u32..self.compact.len() as u32);
         self.compact.truncate(first);
         self.bytes -= group.1;
         group
@@ -136,35 +136,21 @@ impl WaitingParts {
     /// Takes every part, packed into outputs (see [`select::plan_all`]).
     pub fn take_all(&mut self, max_bytes: u64) -> Vec<(PartNames, u64)> {
         let groups = if self.others.is_empty() {
-            let mut end = self.compact.len();
-            select::plan_in_place(&mut self.compact, max_bytes)
-                .into_iter()
-                .map(|len| {
-                    end -= len;
-                    self.compact_group(&self.compact[end..end + len])
-                })
+            let outputs = select::plan_in_place(&mut self.compact, max_bytes);
+            select::output_ranges(self.compact.len(), &outputs)
+                .map(|range| self.group(range.start as u32..range.end as u32))
                 .collect()
         } else {
             let plan = select::plan_all(&self.all_sizes(), max_bytes);
-            plan.iter().map(|picked| self.group(picked)).collect()
+            plan.iter()
+                .map(|picked| self.group(picked.iter().copied()))
+                .collect()
         };
         self.compact = Vec::new();
         self.others = Vec::new();
         self.other_bytes = Vec::new();
         self.bytes = 0;
         groups
-    }
-
-    /// The names and bytes of `parts`.
-    fn compact_group(&self, parts: &[CompactPart]) -> (PartNames, u64) {
-        let mut names = PartNames::new(self.kind);
-        names.reserve(parts.len());
-        let mut bytes = 0;
-        for part in parts {
-            names.push_batch(part.batch);
-            bytes += u64::from(part.bytes);
-        }
-        (names, bytes)
     }
 
     /// Sizes of every part, compact ones first: the index space of
@@ -176,11 +162,11 @@ impl WaitingParts {
 
     /// The parts at `picked` (indices in the index space of
     /// [`all_sizes`](Self::all_sizes)), in that order, and their bytes.
-    fn group(&self, picked: &[u32]) -> (PartNames, u64) {
+    fn group(&self, picked: impl ExactSizeIterator<Item = u32>) -> (PartNames, u64) {
         let mut names = PartNames::new(self.kind);
         names.reserve(picked.len());
         let mut bytes = 0;
-        for &index in picked {
+        for index in picked {
             let index = index as usize;
             match self.compact.get(index) {
                 Some(part) => {
@@ -200,7 +186,7 @@ impl WaitingParts {
     /// Takes the parts at `picked` (indices in the index space of
     /// [`all_sizes`](Self::all_sizes)).
     fn take(&mut self, mut picked: Vec<u32>) -> (PartNames, u64) {
-        let group = self.group(&picked);
+        let group = self.group(picked.iter().copied());
         picked.sort_unstable();
         let compact = picked.partition_point(|&i| (i as usize) < self.compact.len());
         let (compact, others) = picked.split_at_mut(compact);
