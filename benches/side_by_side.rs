@@ -1117,11 +1117,13 @@ fn finalize_by_actor(config: &JobConfig, parts: &[PathBuf]) -> Duration {
         // As fetchers do: `do_send` (a dropped `send` future cancels its
         // message); the last one awaited, answered after all the others.
         for (i, part) in parts.iter().enumerate() {
-            let path = layout.finished().join(part.file_name().unwrap());
+            let name = part.file_name().unwrap().to_str().unwrap();
+            let batch = JobLayout::batch_of_part(name).expect("parts are named by batch");
+            let path = layout.finished().join(name);
             fs::hard_link(part, &path).unwrap();
             let bytes = fs::metadata(&path).unwrap().len();
             let message = FileFinished {
-                path,
+                batch,
                 kind: FileKind::Data,
                 bytes,
             };
@@ -1440,7 +1442,7 @@ fn file_finished_cost(waiting: usize) -> f64 {
     actix::System::new().block_on(async move {
         let aggregator = Aggregator::new(&config).start();
         let message = |batch: usize| FileFinished {
-            path: layout.finished_part(batch as u64 + 1, FileKind::Data),
+            batch: batch as u64 + 1,
             kind: FileKind::Data,
             bytes: 400_000,
         };

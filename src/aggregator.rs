@@ -34,7 +34,6 @@
 use std::collections::{HashSet, VecDeque};
 use std::fs;
 use std::io::ErrorKind;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,13 +53,15 @@ use crate::select;
 use crate::supervisor::AggregatorEvent;
 use crate::waiting::WaitingParts;
 
-/// A part was moved into `finished/` and waits for aggregation.
-#[derive(Debug, Clone, Message)]
+/// The part of a batch was moved into `finished/` (named
+/// [`JobLayout::part_name`]) and waits for aggregation. Carries nothing on the
+/// heap: one is sent for every part, from the fetchers' threads.
+#[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct FileFinished {
-    /// The part's path in `finished/`.
-    pub path: PathBuf,
-    /// Data or error, decided by its name.
+    /// The batch the part belongs to.
+    pub batch: u64,
+    /// Data or error.
     pub kind: FileKind,
     /// Its size in bytes.
     pub bytes: u64,
@@ -483,18 +484,8 @@ impl Handler<FileFinished> for Aggregator {
         if self.done.is_some() || self.is_cancelled() {
             return;
         }
-        let in_finished = msg.path.parent() == Some(self.layout.finished());
-        match msg.path.file_name().and_then(|n| n.to_str()) {
-            Some(name) if in_finished && FileKind::of_part(name) == Some(msg.kind) => {
-                self.waiting[msg.kind as usize].adopt(name, msg.bytes);
-            }
-            _ => log::error!(
-                "ignoring FileFinished for {}: not a {} part in {}",
-                msg.path.display(),
-                msg.kind,
-                self.layout.finished().display()
-            ),
-        }
+        let name = JobLayout::part_name_on_stack(msg.batch, msg.kind);
+        self.waiting[msg.kind as usize].adopt(&name, msg.bytes);
         self.step(ctx);
     }
 }

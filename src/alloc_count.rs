@@ -15,6 +15,9 @@ pub struct Usage {
     /// The most bytes allocated by the thread and not yet freed at once,
     /// beyond what it held when the closure started.
     pub peak_bytes: usize,
+    /// Bytes allocated by the thread meanwhile and not freed by it when the
+    /// closure returned (zero when it freed as much as it allocated).
+    pub retained_bytes: usize,
 }
 
 /// Runs `f` and tells what this thread allocated meanwhile. A reallocation
@@ -28,6 +31,7 @@ pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Usage) {
     let usage = Usage {
         allocations: ALLOCATIONS.with(Cell::get) - allocations,
         peak_bytes: usize::try_from(peak - live).unwrap_or(0),
+        retained_bytes: usize::try_from(LIVE.with(Cell::get) - live).unwrap_or(0),
     };
     (result, usage)
 }

@@ -32,13 +32,16 @@ use crate::aggregator::{Cancel, FileFinished};
 use crate::error::{Error, Result};
 use crate::fault::fault_point;
 use crate::layout::{FileKind, JobLayout};
-use crate::part::{FinishedPart, PartWriter};
+use crate::part::{CompletePart, FinishedPart, PartWriter};
 use crate::report::ProgressCounters;
 use crate::source::{operation_outcome, ClaimsSource, SourceError};
 use crate::supervisor::{BatchDone, BatchOutcome};
 
-/// Everything a fetcher needs; given by the supervisor.
-#[derive(Clone)]
+/// Everything a fetcher needs but its batch: made once per job by the
+/// supervisor and shared by every fetcher (an `Arc`), so that starting a
+/// fetcher on another arbiter copies nothing from the supervisor's heap but
+/// the batch's beneficiaries, also shared. What one thread allocates and
+/// another frees, for every batch of a long job, spreads glibc's arenas.
 pub struct FetcherContext {
     /// The job's paths.
     pub layout: JobLayout,
@@ -59,8 +62,8 @@ pub struct FetcherContext {
 /// Fetches one batch (see the module docs).
 pub struct BatchFetcher {
     batch: u64,
-    beneficiaries: Vec<String>,
-    cx: FetcherContext,
+    beneficiaries: Option<Arc<[String]>>,
+    cx: Arc<FetcherContext>,
     /// `BatchDone` was sent (or must not be: the job is cancelled).
     reported: bool,
     /// Set while the parts are finished on a blocking thread.
@@ -71,10 +74,10 @@ pub struct BatchFetcher {
 
 impl BatchFetcher {
     /// A fetcher of `beneficiaries` as batch number `batch`.
-    pub fn new(batch: u64, beneficiaries: Vec<String>, cx: FetcherContext) -> Self {
+    pub fn new(batch: u64, beneficiaries: Arc<[String]>, cx: Arc<FetcherContext>) -> Self {
         BatchFetcher {
             batch,
-            beneficiaries,
+            beneficiaries: Some(beneficiaries),
             cx,
             reported: false,
             finishing: Arc::new(AtomicBool::new(false)),
@@ -129,14 +132,14 @@ impl BatchStats {
 
 async fn fetch_batch(
     batch: u64,
-    beneficiaries: Vec<String>,
-    cx: FetcherContext,
+    beneficiaries: Arc<[String]>,
+    cx: Arc<FetcherContext>,
     finishing: Arc<AtomicBool>,
 ) -> Result<BatchStats> {
     let mut stats = BatchStats::default();
     let mut data = PartWriter::create(&cx.layout, batch, FileKind::Data)?;
     let mut errors: Option<PartWriter> = None;
-    for beneficiary in &beneficiaries {
+    for beneficiary in beneficiaries.iter() {
         if cx.cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
@@ -190,50 +193,71 @@ async fn fetch_batch(
         }
         stats.processed += 1;
     }
-    data.write_out()?;
-    if let Some(part) = &mut errors {
-        part.write_out()?;
-    }
-    let cancel = cx.cancel.clone();
+    drop(beneficiaries);
+    // Completed here, so that the blocking thread gets nothing on the heap
+    // (see `crate::part`); the error part first: the data part reaching
+    // `finished/` marks the batch done.
+    let parts = [
+        errors.map(PartWriter::complete).transpose()?,
+        Some(data.complete()?),
+    ];
+    let shared = cx.clone();
     finishing.store(true, Ordering::Relaxed);
-    let finished = actix_rt::task::spawn_blocking(move || -> Result<Vec<FinishedPart>> {
-        let mut done = Vec::with_capacity(2);
-        for part in errors.into_iter().chain(Some(data)) {
-            if cancel.load(Ordering::Relaxed) {
-                part.discard();
-                return Err(Error::Cancelled);
-            }
-            let finished = part.finish()?;
-            if finished.kind == FileKind::Error {
-                fault_point!("fetcher::error-part-finished", &finished.path);
-            }
-            done.push(finished);
-        }
-        Ok(done)
-    })
-    .await
-    .unwrap_or_else(|e| {
-        log::error!("batch {batch}: finishing parts panicked: {e}");
-        Err(Error::ActorGone { actor: "fetcher" })
-    })?;
-    for part in &finished {
+    let finished =
+        actix_rt::task::spawn_blocking(move || finish_parts(parts, &shared.layout, &shared.cancel))
+            .await
+            .unwrap_or_else(|e| {
+                log::error!("batch {batch}: finishing parts panicked: {e}");
+                Err(Error::ActorGone { actor: "fetcher" })
+            })?;
+    for part in finished.iter().flatten() {
         stats.bytes += part.bytes;
         stats.parts += 1;
     }
     stats.commit(&cx.progress);
-    announce(cx.aggregator.as_ref(), finished);
+    announce(cx.aggregator.as_ref(), finished.into_iter().flatten());
     Ok(stats)
+}
+
+/// Moves the complete parts of a batch into `finished/` in order, unless the
+/// job is cancelled: then the rest are deleted. Blocking.
+fn finish_parts(
+    parts: [Option<CompletePart>; 2],
+    layout: &JobLayout,
+    cancel: &AtomicBool,
+) -> Result<[Option<FinishedPart>; 2]> {
+    let mut done = [None; 2];
+    let mut parts = parts.into_iter().flatten().zip(&mut done);
+    while let Some((part, done)) = parts.next() {
+        if cancel.load(Ordering::Relaxed) {
+            part.discard(layout);
+            parts.for_each(|(rest, _)| rest.discard(layout));
+            return Err(Error::Cancelled);
+        }
+        let finished = part.finish(layout)?;
+        if finished.kind == FileKind::Error {
+            fault_point!(
+                "fetcher::error-part-finished",
+                &layout.finished_part(finished.batch, finished.kind)
+            );
+        }
+        *done = Some(finished);
+    }
+    Ok(done)
 }
 
 /// Tells the aggregator (if there is one: none in parts-only jobs) of parts
 /// that reached `finished/`.
-pub(crate) fn announce(aggregator: Option<&Recipient<FileFinished>>, parts: Vec<FinishedPart>) {
+pub(crate) fn announce(
+    aggregator: Option<&Recipient<FileFinished>>,
+    parts: impl IntoIterator<Item = FinishedPart>,
+) {
     let Some(aggregator) = aggregator else {
         return;
     };
     for part in parts {
         aggregator.do_send(FileFinished {
-            path: part.path,
+            batch: part.batch,
             kind: part.kind,
             bytes: part.bytes,
         });
@@ -256,7 +280,10 @@ pub(crate) fn write_lost_batch(
         errors.write_record(operation_outcome(beneficiary, &error).as_str().as_bytes())?;
     }
     let data = PartWriter::create(layout, batch, FileKind::Data)?;
-    let parts = vec![errors.finish()?, data.finish()?];
+    let parts = vec![
+        errors.complete()?.finish(layout)?,
+        data.complete()?.finish(layout)?,
+    ];
     let stats = BatchStats {
         processed: beneficiaries.len() as u64,
         errored: beneficiaries.len() as u64,
@@ -273,7 +300,7 @@ impl Actor for BatchFetcher {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let work = fetch_batch(
             self.batch,
-            std::mem::take(&mut self.beneficiaries),
+            self.beneficiaries.take().unwrap_or_else(|| Arc::new([])),
             self.cx.clone(),
             self.finishing.clone(),
         );

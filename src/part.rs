@@ -13,14 +13,16 @@
 //! and deleted before the kernel ever writes them out.
 //!
 //! Appends go through a buffer into the page cache and cost microseconds, so
-//! fetchers write records inline, and write out the rest with
-//! [`PartWriter::write_out`] before a blocking thread runs
-//! [`PartWriter::finish`] (fsync, rename), the slow part. The buffer is thus
-//! freed on the thread that allocated it: glibc returns a block freed by
-//! another thread to the arena it came from, and over a million batches those
-//! frees spread the fetchers' arenas (at 7.5 s into the 1,000,000-beneficiary
-//! memory bench, each fetcher arbiter's arena took about 480 KB, now about
-//! 330 KB).
+//! fetchers write records inline, and [`PartWriter::complete`] writes out the
+//! rest on the same thread, before a blocking thread runs
+//! [`CompletePart::finish`] (fsync, rename), the slow part. Everything the
+//! writer allocated (its buffer, its path) is thus freed on the thread that
+//! allocated it, and a [`CompletePart`] holds nothing on the heap: glibc
+//! returns a block freed by another thread to the arena it came from, or
+//! keeps it in that thread's cache for the thread's next allocations, and
+//! over a million batches such frees spread the fetchers' arenas (at 7.5 s
+//! into the 1,000,000-beneficiary memory bench, each fetcher arbiter's arena
+//! took about 480 KB when the buffer was freed on the blocking thread).
 //!
 //! The buffer grows with what it holds, up to 256 KiB, and is written
 //! out whenever it reaches that: a part of a few KB touches a few KB of memory.
@@ -30,7 +32,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result};
 use crate::fault::fault_point;
@@ -46,8 +48,8 @@ const FIRST_BUFFER: usize = 8 * 1024;
 #[derive(Debug)]
 pub struct PartWriter {
     kind: FileKind,
+    batch: u64,
     path: PathBuf,
-    finished_path: PathBuf,
     file: File,
     sync: bool,
     buffer: Vec<u8>,
@@ -55,11 +57,24 @@ pub struct PartWriter {
     records: u64,
 }
 
-/// A part that reached `finished/`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A part whose records are all written out, still in `streaming/`: what a
+/// blocking thread needs to finish it, and nothing on the heap (see the
+/// module docs).
+#[derive(Debug)]
+pub struct CompletePart {
+    kind: FileKind,
+    batch: u64,
+    file: File,
+    sync: bool,
+    bytes: u64,
+    records: u64,
+}
+
+/// A part that reached `finished/` (its path: [`JobLayout::finished_part`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FinishedPart {
-    /// Its path in `finished/`.
-    pub path: PathBuf,
+    /// Its batch.
+    pub batch: u64,
     /// Data or error.
     pub kind: FileKind,
     /// Its size.
@@ -81,7 +96,7 @@ impl PartWriter {
             .at("create part", &path)?;
         Ok(PartWriter {
             kind,
-            finished_path: layout.finished_part(batch, kind),
+            batch,
             path,
             file,
             sync: layout.sync_parts(),
@@ -108,14 +123,6 @@ impl PartWriter {
         Ok(())
     }
 
-    /// Writes out what is buffered (into the page cache) and frees the
-    /// buffer, on the calling thread; see the module docs.
-    pub fn write_out(&mut self) -> Result<()> {
-        self.flush()?;
-        self.buffer = Vec::new();
-        Ok(())
-    }
-
     fn flush(&mut self) -> Result<()> {
         self.file
             .write_all(&self.buffer)
@@ -129,29 +136,24 @@ impl PartWriter {
         self.bytes
     }
 
-    /// Flushes (unless [`write_out`](Self::write_out) did), fsyncs (if the
-    /// layout says so) and renames the part into `finished/`. Blocking.
-    pub fn finish(mut self) -> Result<FinishedPart> {
+    /// Writes out what is buffered (into the page cache) and frees the buffer
+    /// and the path, on the calling thread; see the module docs.
+    pub fn complete(mut self) -> Result<CompletePart> {
         self.flush()?;
         let PartWriter {
             kind,
-            path,
-            finished_path,
+            batch,
             file,
             sync,
             bytes,
             records,
             ..
         } = self;
-        if sync {
-            file.sync_data().at("fsync part", &path)?;
-        }
-        drop(file);
-        fault_point!("part::synced", &path);
-        fs::rename(&path, &finished_path).at("finish part", &path)?;
-        Ok(FinishedPart {
-            path: finished_path,
+        Ok(CompletePart {
             kind,
+            batch,
+            file,
+            sync,
             bytes,
             records,
         })
@@ -161,9 +163,48 @@ impl PartWriter {
     pub fn discard(self) {
         let PartWriter { path, file, .. } = self;
         drop(file);
-        if let Err(e) = fs::remove_file(&path) {
-            log::warn!("could not remove unfinished part {}: {e}", path.display());
+        remove_unfinished(&path);
+    }
+}
+
+impl CompletePart {
+    /// Fsyncs the part (if the layout said so) and renames it into
+    /// `finished/` of `layout`, the layout it was created in. Blocking.
+    pub fn finish(self, layout: &JobLayout) -> Result<FinishedPart> {
+        let CompletePart {
+            kind,
+            batch,
+            file,
+            sync,
+            bytes,
+            records,
+        } = self;
+        let path = layout.streaming_part(batch, kind);
+        if sync {
+            file.sync_data().at("fsync part", &path)?;
         }
+        drop(file);
+        fault_point!("part::synced", &path);
+        fs::rename(&path, layout.finished_part(batch, kind)).at("finish part", &path)?;
+        Ok(FinishedPart {
+            batch,
+            kind,
+            bytes,
+            records,
+        })
+    }
+
+    /// Deletes the part, which never reaches `finished/`. Blocking, but only
+    /// an unlink.
+    pub fn discard(self, layout: &JobLayout) {
+        drop(self.file);
+        remove_unfinished(&layout.streaming_part(self.batch, self.kind));
+    }
+}
+
+fn remove_unfinished(path: &Path) {
+    if let Err(e) = fs::remove_file(path) {
+        log::warn!("could not remove unfinished part {}: {e}", path.display());
     }
 }
 
@@ -188,10 +229,16 @@ mod tests {
             .unwrap();
         assert!(layout.streaming_part(3, FileKind::Error).exists());
         assert!(!layout.finished_part(3, FileKind::Error).exists());
-        let done = part.finish().unwrap();
-        assert_eq!(done.path, layout.finished_part(3, FileKind::Error));
+        let done = part.complete().unwrap().finish(&layout).unwrap();
+        assert_eq!((done.batch, done.kind), (3, FileKind::Error));
         assert_eq!((done.bytes, done.records), (36, 1));
-        assert_eq!(fs::read(&done.path).unwrap().len(), 36);
+        assert!(!layout.streaming_part(3, FileKind::Error).exists());
+        assert_eq!(
+            fs::read(layout.finished_part(3, FileKind::Error))
+                .unwrap()
+                .len(),
+            36
+        );
 
         // Records of every size, across several buffer flushes, arrive whole.
         let mut part = PartWriter::create(&layout, 5, FileKind::Data).unwrap();
@@ -201,40 +248,59 @@ mod tests {
         for record in &records {
             part.write_record(record).unwrap();
         }
-        let done = part.finish().unwrap();
+        let done = part.complete().unwrap().finish(&layout).unwrap();
         let expected: Vec<u8> = records
             .iter()
             .flat_map(|r| [&r[..], b"\n"].concat())
             .collect();
         assert!(expected.len() > 2 * PART_BUFFER);
         assert_eq!(done.bytes, expected.len() as u64);
-        assert_eq!(fs::read(&done.path).unwrap(), expected);
-        assert!(!layout.streaming_part(3, FileKind::Error).exists());
+        assert_eq!(
+            fs::read(layout.finished_part(5, FileKind::Data)).unwrap(),
+            expected
+        );
 
         let part = PartWriter::create(&layout, 4, FileKind::Data).unwrap();
         part.discard();
+        let mut part = PartWriter::create(&layout, 7, FileKind::Data).unwrap();
+        part.write_record(b"{}").unwrap();
+        part.complete().unwrap().discard(&layout);
         assert_eq!(fs::read_dir(layout.streaming()).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(layout.finished()).unwrap().count(), 2);
     }
 
     #[test]
-    fn a_written_out_part_is_in_the_page_cache_and_finishes_whole() {
+    fn a_complete_part_is_written_out_and_its_writer_freed_on_the_writing_thread() {
         let (_root, layout) = job_dirs();
-        let mut part = PartWriter::create(&layout, 6, FileKind::Data).unwrap();
-        part.write_record(b"{\"a\":1}").unwrap();
+        let (complete, usage) = crate::alloc_count::measure(|| {
+            let mut part = PartWriter::create(&layout, 6, FileKind::Data).unwrap();
+            part.write_record(b"{\"a\":1}").unwrap();
+            assert_eq!(
+                fs::read(layout.streaming_part(6, FileKind::Data)).unwrap(),
+                b""
+            );
+            part.write_record(b"{\"a\":2}").unwrap();
+            part.complete().unwrap()
+        });
+        assert!(usage.allocations > 0);
+        assert_eq!(
+            usage.retained_bytes, 0,
+            "what the writer allocated is freed on its thread"
+        );
         assert_eq!(
             fs::read(layout.streaming_part(6, FileKind::Data)).unwrap(),
-            b""
+            b"{\"a\":1}\n{\"a\":2}\n"
         );
-        part.write_out().unwrap();
-        assert_eq!(part.buffer.capacity(), 0, "the buffer is freed");
-        assert_eq!(
-            fs::read(layout.streaming_part(6, FileKind::Data)).unwrap(),
-            b"{\"a\":1}\n"
-        );
-        part.write_record(b"{\"a\":2}").unwrap();
-        let done = part.finish().unwrap();
+        let finishing = layout.clone();
+        let done = std::thread::spawn(move || complete.finish(&finishing))
+            .join()
+            .unwrap()
+            .unwrap();
         assert_eq!((done.bytes, done.records), (16, 2));
-        assert_eq!(fs::read(&done.path).unwrap(), b"{\"a\":1}\n{\"a\":2}\n");
+        assert_eq!(
+            fs::read(layout.finished_part(6, FileKind::Data)).unwrap(),
+            b"{\"a\":1}\n{\"a\":2}\n"
+        );
     }
 
     #[test]

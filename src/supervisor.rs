@@ -177,7 +177,7 @@ enum Phase {
 /// A batch being fetched, kept to retry it once if its fetcher is lost.
 struct LiveBatch {
     fetcher: Addr<BatchFetcher>,
-    beneficiaries: Vec<String>,
+    beneficiaries: Arc<[String]>,
     attempts: u32,
 }
 
@@ -200,6 +200,10 @@ pub struct JobSupervisor {
     /// supervisor's blocking tasks, so that it is released after the last of them.
     lock: Option<Arc<JobLock>>,
     pool: Vec<Arbiter>,
+    /// What every fetcher of the job shares, made once when fetching starts:
+    /// a batch then hands its fetcher's arbiter nothing of its own but its
+    /// beneficiaries (see `spawn_fetcher`).
+    fetchers: Option<Arc<FetcherContext>>,
     /// The aggregator's own arbiter, whose blocking threads run its steps; joined
     /// (with the pool) before the lock is released.
     aggregator_arbiter: Option<Arbiter>,
@@ -233,6 +237,7 @@ impl JobSupervisor {
             recording: 0,
             lock: None,
             pool: Vec::new(),
+            fetchers: None,
             aggregator_arbiter: None,
             next_arbiter: 0,
             aggregator: None,
@@ -303,6 +308,15 @@ impl JobSupervisor {
         self.pool = (0..self.config.arbiters())
             .map(|_| start_arbiter(fetchers_each))
             .collect();
+        self.fetchers = Some(Arc::new(FetcherContext {
+            layout: self.layout.clone(),
+            source: self.source.clone(),
+            request_timeout: self.config.request_timeout(),
+            progress: self.progress.clone(),
+            cancel: self.cancel.clone(),
+            aggregator: self.aggregator.clone().map(Addr::recipient),
+            supervisor: ctx.address().recipient(),
+        }));
         self.phase = Phase::Fetching;
         self.fill(ctx);
     }
@@ -313,7 +327,7 @@ impl JobSupervisor {
             let Some(iter) = self.beneficiaries.as_mut() else {
                 break;
             };
-            let batch: Vec<String> = iter.take(self.config.batch_size()).collect();
+            let batch: Arc<[String]> = iter.take(self.config.batch_size()).collect();
             if batch.is_empty() {
                 self.beneficiaries = None;
                 break;
@@ -325,7 +339,7 @@ impl JobSupervisor {
                 continue;
             }
             self.progress.add_queued(batch.len() as u64);
-            self.spawn_fetcher(number, batch, 1, ctx);
+            self.spawn_fetcher(number, batch, 1);
         }
         if self.phase == Phase::Fetching
             && self.beneficiaries.is_none()
@@ -336,23 +350,11 @@ impl JobSupervisor {
         }
     }
 
-    fn spawn_fetcher(
-        &mut self,
-        batch: u64,
-        beneficiaries: Vec<String>,
-        attempts: u32,
-        ctx: &mut Context<Self>,
-    ) {
-        self.fetch_started.get_or_insert_with(Instant::now);
-        let cx = FetcherContext {
-            layout: self.layout.clone(),
-            source: self.source.clone(),
-            request_timeout: self.config.request_timeout(),
-            progress: self.progress.clone(),
-            cancel: self.cancel.clone(),
-            aggregator: self.aggregator.clone().map(Addr::recipient),
-            supervisor: ctx.address().recipient(),
+    fn spawn_fetcher(&mut self, batch: u64, beneficiaries: Arc<[String]>, attempts: u32) {
+        let Some(cx) = self.fetchers.clone() else {
+            return;
         };
+        self.fetch_started.get_or_insert_with(Instant::now);
         let arbiter = &self.pool[self.next_arbiter % self.pool.len()];
         self.next_arbiter += 1;
         let list = beneficiaries.clone();
@@ -373,7 +375,7 @@ impl JobSupervisor {
     fn record_lost_batch(
         &mut self,
         batch: u64,
-        beneficiaries: Vec<String>,
+        beneficiaries: Arc<[String]>,
         ctx: &mut Context<Self>,
     ) {
         self.recording += 1;
@@ -756,7 +758,7 @@ impl Handler<BatchDone> for JobSupervisor {
                     "batch {}: fetcher stopped unexpectedly; retrying",
                     msg.batch
                 );
-                self.spawn_fetcher(msg.batch, batch.beneficiaries, batch.attempts + 1, ctx);
+                self.spawn_fetcher(msg.batch, batch.beneficiaries, batch.attempts + 1);
             }
             BatchOutcome::Lost => {
                 log::error!(

@@ -84,10 +84,9 @@ async fn the_aggregator_combines_once_more_than_the_trigger_waits() {
         parts.push((name, line.len() as u64));
     }
     let finish = |(name, bytes): &(String, u64)| {
-        let path = layout.finished().join(name);
-        fs::rename(staging.join(name), &path).unwrap();
+        fs::rename(staging.join(name), layout.finished().join(name)).unwrap();
         FileFinished {
-            path,
+            batch: JobLayout::batch_of_part(name).unwrap(),
             kind: FileKind::Data,
             bytes: *bytes,
         }
