@@ -15,23 +15,26 @@ pub struct Usage {
     /// The most bytes allocated by the thread and not yet freed at once,
     /// beyond what it held when the closure started.
     pub peak_bytes: usize,
-    /// Bytes allocated by the thread meanwhile and not freed by it when the
-    /// closure returned (zero when it freed as much as it allocated).
-    pub retained_bytes: usize,
+    /// Blocks freed (wherever they were allocated).
+    pub deallocations: usize,
 }
 
 /// Runs `f` and tells what this thread allocated meanwhile. A reallocation
 /// counts as an allocation (the default `realloc` allocates, copies and
 /// frees).
 pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Usage) {
-    let (allocations, live) = (ALLOCATIONS.with(Cell::get), LIVE.with(Cell::get));
+    let (allocations, deallocations, live) = (
+        ALLOCATIONS.with(Cell::get),
+        DEALLOCATIONS.with(Cell::get),
+        LIVE.with(Cell::get),
+    );
     let outer_peak = PEAK.with(|peak| peak.replace(live));
     let result = f();
     let peak = PEAK.with(|peak| peak.replace(outer_peak.max(peak.get())));
     let usage = Usage {
         allocations: ALLOCATIONS.with(Cell::get) - allocations,
         peak_bytes: usize::try_from(peak - live).unwrap_or(0),
-        retained_bytes: usize::try_from(LIVE.with(Cell::get) - live).unwrap_or(0),
+        deallocations: DEALLOCATIONS.with(Cell::get) - deallocations,
     };
     (result, usage)
 }
@@ -40,6 +43,7 @@ struct CountingAllocator;
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static DEALLOCATIONS: Cell<usize> = const { Cell::new(0) };
     static LIVE: Cell<isize> = const { Cell::new(0) };
     static PEAK: Cell<isize> = const { Cell::new(0) };
 }
@@ -60,6 +64,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        DEALLOCATIONS.with(|count| count.set(count.get() + 1));
         LIVE.with(|live| live.set(live.get() - layout.size() as isize));
         unsafe { System.dealloc(ptr, layout) }
     }

@@ -203,19 +203,18 @@ async fn fetch_batch(
     ];
     let shared = cx.clone();
     finishing.store(true, Ordering::Relaxed);
-    let finished =
-        actix_rt::task::spawn_blocking(move || finish_parts(parts, &shared.layout, &shared.cancel))
-            .await
-            .unwrap_or_else(|e| {
-                log::error!("batch {batch}: finishing parts panicked: {e}");
-                Err(Error::ActorGone { actor: "fetcher" })
-            })?;
+    let finished = actix_rt::task::spawn_blocking(move || finish_parts(parts, &shared.cancel))
+        .await
+        .unwrap_or_else(|e| {
+            log::error!("batch {batch}: finishing parts panicked: {e}");
+            Err(Error::ActorGone { actor: "fetcher" })
+        })?;
     for part in finished.iter().flatten() {
         stats.bytes += part.bytes;
         stats.parts += 1;
     }
     stats.commit(&cx.progress);
-    announce(cx.aggregator.as_ref(), finished.into_iter().flatten());
+    announce(cx.aggregator.as_ref(), finished.iter().flatten());
     Ok(stats)
 }
 
@@ -223,23 +222,19 @@ async fn fetch_batch(
 /// job is cancelled: then the rest are deleted. Blocking.
 fn finish_parts(
     parts: [Option<CompletePart>; 2],
-    layout: &JobLayout,
     cancel: &AtomicBool,
 ) -> Result<[Option<FinishedPart>; 2]> {
-    let mut done = [None; 2];
+    let mut done = [None, None];
     let mut parts = parts.into_iter().flatten().zip(&mut done);
     while let Some((part, done)) = parts.next() {
         if cancel.load(Ordering::Relaxed) {
-            part.discard(layout);
-            parts.for_each(|(rest, _)| rest.discard(layout));
+            part.discard();
+            parts.for_each(|(rest, _)| rest.discard());
             return Err(Error::Cancelled);
         }
-        let finished = part.finish(layout)?;
+        let finished = part.finish()?;
         if finished.kind == FileKind::Error {
-            fault_point!(
-                "fetcher::error-part-finished",
-                &layout.finished_part(finished.batch, finished.kind)
-            );
+            fault_point!("fetcher::error-part-finished", finished.path());
         }
         *done = Some(finished);
     }
@@ -248,9 +243,9 @@ fn finish_parts(
 
 /// Tells the aggregator (if there is one: none in parts-only jobs) of parts
 /// that reached `finished/`.
-pub(crate) fn announce(
+pub(crate) fn announce<'a>(
     aggregator: Option<&Recipient<FileFinished>>,
-    parts: impl IntoIterator<Item = FinishedPart>,
+    parts: impl IntoIterator<Item = &'a FinishedPart>,
 ) {
     let Some(aggregator) = aggregator else {
         return;
@@ -280,10 +275,7 @@ pub(crate) fn write_lost_batch(
         errors.write_record(operation_outcome(beneficiary, &error).as_str().as_bytes())?;
     }
     let data = PartWriter::create(layout, batch, FileKind::Data)?;
-    let parts = vec![
-        errors.complete()?.finish(layout)?,
-        data.complete()?.finish(layout)?,
-    ];
+    let parts = vec![errors.complete()?.finish()?, data.complete()?.finish()?];
     let stats = BatchStats {
         processed: beneficiaries.len() as u64,
         errored: beneficiaries.len() as u64,

@@ -15,14 +15,17 @@
 //! Appends go through a buffer into the page cache and cost microseconds, so
 //! fetchers write records inline, and [`PartWriter::complete`] writes out the
 //! rest on the same thread, before a blocking thread runs
-//! [`CompletePart::finish`] (fsync, rename), the slow part. Everything the
-//! writer allocated (its buffer, its path) is thus freed on the thread that
-//! allocated it, and a [`CompletePart`] holds nothing on the heap: glibc
-//! returns a block freed by another thread to the arena it came from, or
-//! keeps it in that thread's cache for the thread's next allocations, and
-//! over a million batches such frees spread the fetchers' arenas (at 7.5 s
-//! into the 1,000,000-beneficiary memory bench, each fetcher arbiter's arena
-//! took about 480 KB when the buffer was freed on the blocking thread).
+//! [`CompletePart::finish`] (fsync, rename), the slow part. That thread
+//! neither allocates nor frees: the buffer is freed where it was allocated,
+//! and the part's paths, made with the writer, come back inside the
+//! [`FinishedPart`] to be freed there too. glibc returns a block freed by
+//! another thread to the arena it came from, or keeps it in that thread's
+//! cache, and gives every thread that allocates an arena of its own (up to
+//! eight per core), which a blocking thread fills with pages it keeps: over a
+//! million batches, such frees spread the fetchers' arenas (at 7.5 s into
+//! the 1,000,000-beneficiary memory bench, each fetcher arbiter's arena took
+//! about 480 KB when the buffer was freed on the blocking thread), and
+//! blocking threads that built the paths themselves took 132 KiB each.
 //!
 //! The buffer grows with what it holds, up to 256 KiB, and is written
 //! out whenever it reaches that: a part of a few KB touches a few KB of memory.
@@ -49,7 +52,7 @@ const FIRST_BUFFER: usize = 8 * 1024;
 pub struct PartWriter {
     kind: FileKind,
     batch: u64,
-    path: PathBuf,
+    paths: PartPaths,
     file: File,
     sync: bool,
     buffer: Vec<u8>,
@@ -57,21 +60,29 @@ pub struct PartWriter {
     records: u64,
 }
 
+/// Where a part is written, and where it goes once complete.
+#[derive(Debug)]
+struct PartPaths {
+    streaming: PathBuf,
+    finished: PathBuf,
+}
+
 /// A part whose records are all written out, still in `streaming/`: what a
-/// blocking thread needs to finish it, and nothing on the heap (see the
-/// module docs).
+/// blocking thread needs to finish it without allocating (see the module
+/// docs).
 #[derive(Debug)]
 pub struct CompletePart {
     kind: FileKind,
     batch: u64,
+    paths: PartPaths,
     file: File,
     sync: bool,
     bytes: u64,
     records: u64,
 }
 
-/// A part that reached `finished/` (its path: [`JobLayout::finished_part`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A part that reached `finished/`.
+#[derive(Debug)]
 pub struct FinishedPart {
     /// Its batch.
     pub batch: u64,
@@ -81,6 +92,15 @@ pub struct FinishedPart {
     pub bytes: u64,
     /// Its lines.
     pub records: u64,
+    /// Kept to be freed by whoever made the writer.
+    paths: PartPaths,
+}
+
+impl FinishedPart {
+    /// Its path in `finished/`.
+    pub fn path(&self) -> &Path {
+        &self.paths.finished
+    }
 }
 
 impl PartWriter {
@@ -97,7 +117,10 @@ impl PartWriter {
         Ok(PartWriter {
             kind,
             batch,
-            path,
+            paths: PartPaths {
+                streaming: path,
+                finished: layout.finished_part(batch, kind),
+            },
             file,
             sync: layout.sync_parts(),
             buffer: Vec::new(),
@@ -109,7 +132,7 @@ impl PartWriter {
     /// Appends one record and its newline. `record` must not contain `\n`.
     pub fn write_record(&mut self, record: &[u8]) -> Result<()> {
         debug_assert!(!record.contains(&b'\n'), "a record is one line");
-        fault_point!("part::write", &self.path);
+        fault_point!("part::write", &self.paths.streaming);
         if self.buffer.capacity() == 0 {
             self.buffer.reserve(FIRST_BUFFER.max(record.len() + 1));
         }
@@ -126,7 +149,7 @@ impl PartWriter {
     fn flush(&mut self) -> Result<()> {
         self.file
             .write_all(&self.buffer)
-            .at("write part", &self.path)?;
+            .at("write part", &self.paths.streaming)?;
         self.buffer.clear();
         Ok(())
     }
@@ -137,12 +160,13 @@ impl PartWriter {
     }
 
     /// Writes out what is buffered (into the page cache) and frees the buffer
-    /// and the path, on the calling thread; see the module docs.
+    /// on the calling thread; see the module docs.
     pub fn complete(mut self) -> Result<CompletePart> {
         self.flush()?;
         let PartWriter {
             kind,
             batch,
+            paths,
             file,
             sync,
             bytes,
@@ -152,6 +176,7 @@ impl PartWriter {
         Ok(CompletePart {
             kind,
             batch,
+            paths,
             file,
             sync,
             bytes,
@@ -161,44 +186,46 @@ impl PartWriter {
 
     /// Deletes the unfinished part. Blocking, but only an unlink.
     pub fn discard(self) {
-        let PartWriter { path, file, .. } = self;
+        let PartWriter { paths, file, .. } = self;
         drop(file);
-        remove_unfinished(&path);
+        remove_unfinished(&paths.streaming);
     }
 }
 
 impl CompletePart {
-    /// Fsyncs the part (if the layout said so) and renames it into
-    /// `finished/` of `layout`, the layout it was created in. Blocking.
-    pub fn finish(self, layout: &JobLayout) -> Result<FinishedPart> {
+    /// Fsyncs the part (if the layout said so when it was created), closes
+    /// it and renames it into `finished/`. Blocking; allocates nothing but
+    /// an error.
+    pub fn finish(self) -> Result<FinishedPart> {
         let CompletePart {
             kind,
             batch,
+            paths,
             file,
             sync,
             bytes,
             records,
         } = self;
-        let path = layout.streaming_part(batch, kind);
         if sync {
-            file.sync_data().at("fsync part", &path)?;
+            file.sync_data().at("fsync part", &paths.streaming)?;
         }
         drop(file);
-        fault_point!("part::synced", &path);
-        fs::rename(&path, layout.finished_part(batch, kind)).at("finish part", &path)?;
+        fault_point!("part::synced", &paths.streaming);
+        fs::rename(&paths.streaming, &paths.finished).at("finish part", &paths.streaming)?;
         Ok(FinishedPart {
             batch,
             kind,
             bytes,
             records,
+            paths,
         })
     }
 
     /// Deletes the part, which never reaches `finished/`. Blocking, but only
     /// an unlink.
-    pub fn discard(self, layout: &JobLayout) {
+    pub fn discard(self) {
         drop(self.file);
-        remove_unfinished(&layout.streaming_part(self.batch, self.kind));
+        remove_unfinished(&self.paths.streaming);
     }
 }
 
@@ -229,7 +256,7 @@ mod tests {
             .unwrap();
         assert!(layout.streaming_part(3, FileKind::Error).exists());
         assert!(!layout.finished_part(3, FileKind::Error).exists());
-        let done = part.complete().unwrap().finish(&layout).unwrap();
+        let done = part.complete().unwrap().finish().unwrap();
         assert_eq!((done.batch, done.kind), (3, FileKind::Error));
         assert_eq!((done.bytes, done.records), (36, 1));
         assert!(!layout.streaming_part(3, FileKind::Error).exists());
@@ -248,7 +275,7 @@ mod tests {
         for record in &records {
             part.write_record(record).unwrap();
         }
-        let done = part.complete().unwrap().finish(&layout).unwrap();
+        let done = part.complete().unwrap().finish().unwrap();
         let expected: Vec<u8> = records
             .iter()
             .flat_map(|r| [&r[..], b"\n"].concat())
@@ -264,43 +291,47 @@ mod tests {
         part.discard();
         let mut part = PartWriter::create(&layout, 7, FileKind::Data).unwrap();
         part.write_record(b"{}").unwrap();
-        part.complete().unwrap().discard(&layout);
+        part.complete().unwrap().discard();
         assert_eq!(fs::read_dir(layout.streaming()).unwrap().count(), 0);
         assert_eq!(fs::read_dir(layout.finished()).unwrap().count(), 2);
     }
 
     #[test]
-    fn a_complete_part_is_written_out_and_its_writer_freed_on_the_writing_thread() {
+    fn a_part_is_finished_on_another_thread_without_allocating_or_freeing() {
         let (_root, layout) = job_dirs();
-        let (complete, usage) = crate::alloc_count::measure(|| {
-            let mut part = PartWriter::create(&layout, 6, FileKind::Data).unwrap();
-            part.write_record(b"{\"a\":1}").unwrap();
-            assert_eq!(
-                fs::read(layout.streaming_part(6, FileKind::Data)).unwrap(),
-                b""
-            );
-            part.write_record(b"{\"a\":2}").unwrap();
-            part.complete().unwrap()
-        });
-        assert!(usage.allocations > 0);
+        let mut part = PartWriter::create(&layout, 6, FileKind::Data).unwrap();
+        part.write_record(b"{\"a\":1}").unwrap();
         assert_eq!(
-            usage.retained_bytes, 0,
-            "what the writer allocated is freed on its thread"
+            fs::read(layout.streaming_part(6, FileKind::Data)).unwrap(),
+            b""
+        );
+        part.write_record(b"{\"a\":2}").unwrap();
+        let (complete, completing) = crate::alloc_count::measure(|| part.complete().unwrap());
+        assert_eq!(
+            (completing.allocations, completing.deallocations),
+            (0, 1),
+            "the buffer is freed by the writer's thread"
         );
         assert_eq!(
             fs::read(layout.streaming_part(6, FileKind::Data)).unwrap(),
             b"{\"a\":1}\n{\"a\":2}\n"
         );
-        let finishing = layout.clone();
-        let done = std::thread::spawn(move || complete.finish(&finishing))
-            .join()
-            .unwrap()
-            .unwrap();
-        assert_eq!((done.bytes, done.records), (16, 2));
+
+        let (done, finishing) =
+            std::thread::spawn(move || crate::alloc_count::measure(|| complete.finish().unwrap()))
+                .join()
+                .unwrap();
         assert_eq!(
-            fs::read(layout.finished_part(6, FileKind::Data)).unwrap(),
-            b"{\"a\":1}\n{\"a\":2}\n"
+            (finishing.allocations, finishing.deallocations),
+            (0, 0),
+            "the finishing thread neither allocates nor frees"
         );
+        assert_eq!((done.bytes, done.records), (16, 2));
+        assert_eq!(done.path(), layout.finished_part(6, FileKind::Data));
+        assert_eq!(fs::read(done.path()).unwrap(), b"{\"a\":1}\n{\"a\":2}\n");
+
+        let ((), dropping) = crate::alloc_count::measure(|| drop(done));
+        assert_eq!(dropping.deallocations, 2, "its paths are freed here");
     }
 
     #[test]

@@ -392,7 +392,7 @@ impl JobSupervisor {
                 Ok((stats, parts)) => {
                     stats.commit(&act.progress);
                     let aggregator = act.aggregator.clone().map(Addr::recipient);
-                    announce(aggregator.as_ref(), parts);
+                    announce(aggregator.as_ref(), &parts);
                     act.batch_finished(ctx);
                 }
                 Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), false, ctx),
