@@ -1164,6 +1164,7 @@ fn finalize_directly(layout: &JobLayout, parts: &[PathBuf], max_bytes: u64) -> D
                     .map(|&i| linked[i as usize].file_name().unwrap().to_str().unwrap()),
             ),
             order: None,
+            overlapping: false,
         };
         step.run(&cancel).unwrap();
     }

@@ -265,6 +265,7 @@ impl Aggregator {
             number,
             parts,
             order: self.order.clone(),
+            overlapping: self.combining > 0,
         };
         log::debug!(
             "aggregating {} {kind} parts ({bytes} bytes) into {number:?}",

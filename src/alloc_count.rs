@@ -20,8 +20,9 @@ pub struct Usage {
 }
 
 /// Runs `f` and tells what this thread allocated meanwhile. A reallocation
-/// counts as an allocation (the default `realloc` allocates, copies and
-/// frees).
+/// counts as one allocation, of the bytes it adds: the system allocator
+/// resizes in place when it can, and moves a large block by remapping it,
+/// so that shrinking never holds both sizes at once.
 pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Usage) {
     let (allocations, deallocations, live) = (
         ALLOCATIONS.with(Cell::get),
@@ -67,6 +68,19 @@ unsafe impl GlobalAlloc for CountingAllocator {
         DEALLOCATIONS.with(|count| count.set(count.get() + 1));
         LIVE.with(|live| live.set(live.get() - layout.size() as isize));
         unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let moved = unsafe { System.realloc(ptr, layout, new_size) };
+        if !moved.is_null() {
+            ALLOCATIONS.with(|count| count.set(count.get() + 1));
+            let live = LIVE.with(|live| {
+                live.set(live.get() + new_size as isize - layout.size() as isize);
+                live.get()
+            });
+            PEAK.with(|peak| peak.set(peak.get().max(live)));
+        }
+        moved
     }
 }
 

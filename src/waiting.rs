@@ -129,6 +129,10 @@ impl WaitingParts {
         let first = self.compact.len() - picked;
         let group = self.group(first as u32..self.compact.len() as u32);
         self.compact.truncate(first);
+        // The trigger lets the waiting parts grow to twice an output, and
+        // the step about to run maps its buffer: give back the half just
+        // taken first (a large vector is mapped: its tail is unmapped).
+        self.compact.shrink_to_fit();
         self.bytes -= group.1;
         group
     }
@@ -284,6 +288,11 @@ mod tests {
         let ((group, bytes), usage) = alloc_count::measure(|| waiting.take_selection(max));
         assert!(bytes > max - 8_000 && bytes <= max, "{bytes}");
         assert_eq!(waiting.len(), 50_000 - group.len());
+        assert_eq!(
+            waiting.compact.capacity(),
+            waiting.len(),
+            "the room of the parts taken is given back"
+        );
         assert!(
             usage.peak_bytes <= 4 * group.len() + SCRATCH,
             "{} bytes at most for {} parts",
