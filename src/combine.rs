@@ -49,7 +49,8 @@ const DESCRIBE_BUFFER: usize = 1 << 20;
 /// 1 MiB, combining 464 KB parts was 3% faster (`cargo bench --bench
 /// side_by_side -- --only combine`: 1.61× the buffered copy, 1.55× with this
 /// size), 7.5 KB parts and the finalize no faster; but each step combining at
-/// once maps one, and the million-beneficiary job's peak RSS was 0.5 MiB higher.
+/// once maps one (half for [`OVERLAPPING_BUFFER`]), and the million-beneficiary
+/// job's peak RSS was 0.5 MiB higher.
 const COMBINE_BUFFER: usize = 1 << 19;
 
 /// Buffer of a step that starts while others combine (see

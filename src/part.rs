@@ -50,12 +50,18 @@ const FIRST_BUFFER: usize = 8 * 1024;
 /// A part being written in `streaming/`.
 #[derive(Debug)]
 pub struct PartWriter {
+    part: PartFile,
+    buffer: Vec<u8>,
+}
+
+/// A part's file and what was written to it.
+#[derive(Debug)]
+struct PartFile {
     kind: FileKind,
     batch: u64,
     paths: PartPaths,
     file: File,
     sync: bool,
-    buffer: Vec<u8>,
     bytes: u64,
     records: u64,
 }
@@ -71,15 +77,7 @@ struct PartPaths {
 /// blocking thread needs to finish it without allocating (see the module
 /// docs).
 #[derive(Debug)]
-pub struct CompletePart {
-    kind: FileKind,
-    batch: u64,
-    paths: PartPaths,
-    file: File,
-    sync: bool,
-    bytes: u64,
-    records: u64,
-}
+pub struct CompletePart(PartFile);
 
 /// A part that reached `finished/`.
 #[derive(Debug)]
@@ -115,24 +113,26 @@ impl PartWriter {
             .open(&path)
             .at("create part", &path)?;
         Ok(PartWriter {
-            kind,
-            batch,
-            paths: PartPaths {
-                streaming: path,
-                finished: layout.finished_part(batch, kind),
+            part: PartFile {
+                kind,
+                batch,
+                paths: PartPaths {
+                    streaming: path,
+                    finished: layout.finished_part(batch, kind),
+                },
+                file,
+                sync: layout.sync_parts(),
+                bytes: 0,
+                records: 0,
             },
-            file,
-            sync: layout.sync_parts(),
             buffer: Vec::new(),
-            bytes: 0,
-            records: 0,
         })
     }
 
     /// Appends one record and its newline. `record` must not contain `\n`.
     pub fn write_record(&mut self, record: &[u8]) -> Result<()> {
         debug_assert!(!record.contains(&b'\n'), "a record is one line");
-        fault_point!("part::write", &self.paths.streaming);
+        fault_point!("part::write", &self.part.paths.streaming);
         if self.buffer.capacity() == 0 {
             self.buffer.reserve(FIRST_BUFFER.max(record.len() + 1));
         }
@@ -141,54 +141,35 @@ impl PartWriter {
         if self.buffer.len() >= PART_BUFFER {
             self.flush()?;
         }
-        self.bytes += record.len() as u64 + 1;
-        self.records += 1;
+        self.part.bytes += record.len() as u64 + 1;
+        self.part.records += 1;
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.file
+        self.part
+            .file
             .write_all(&self.buffer)
-            .at("write part", &self.paths.streaming)?;
+            .at("write part", &self.part.paths.streaming)?;
         self.buffer.clear();
         Ok(())
     }
 
     /// Bytes written so far.
     pub fn bytes(&self) -> u64 {
-        self.bytes
+        self.part.bytes
     }
 
     /// Writes out what is buffered (into the page cache) and frees the buffer
     /// on the calling thread; see the module docs.
     pub fn complete(mut self) -> Result<CompletePart> {
         self.flush()?;
-        let PartWriter {
-            kind,
-            batch,
-            paths,
-            file,
-            sync,
-            bytes,
-            records,
-            ..
-        } = self;
-        Ok(CompletePart {
-            kind,
-            batch,
-            paths,
-            file,
-            sync,
-            bytes,
-            records,
-        })
+        Ok(CompletePart(self.part))
     }
 
     /// Deletes the unfinished part. Blocking, but only an unlink.
     pub fn discard(self) {
-        let PartWriter { paths, file, .. } = self;
-        drop(file);
-        remove_unfinished(&paths.streaming);
+        CompletePart(self.part).discard();
     }
 }
 
@@ -197,7 +178,7 @@ impl CompletePart {
     /// it and renames it into `finished/`. Blocking; allocates nothing but
     /// an error.
     pub fn finish(self) -> Result<FinishedPart> {
-        let CompletePart {
+        let PartFile {
             kind,
             batch,
             paths,
@@ -205,7 +186,7 @@ impl CompletePart {
             sync,
             bytes,
             records,
-        } = self;
+        } = self.0;
         if sync {
             file.sync_data().at("fsync part", &paths.streaming)?;
         }
@@ -224,8 +205,9 @@ impl CompletePart {
     /// Deletes the part, which never reaches `finished/`. Blocking, but only
     /// an unlink.
     pub fn discard(self) {
-        drop(self.file);
-        remove_unfinished(&self.paths.streaming);
+        let PartFile { paths, file, .. } = self.0;
+        drop(file);
+        remove_unfinished(&paths.streaming);
     }
 }
 
