@@ -351,9 +351,11 @@ impl JobSupervisor {
     }
 
     fn spawn_fetcher(&mut self, batch: u64, beneficiaries: Arc<[String]>, attempts: u32) {
-        let Some(cx) = self.fetchers.clone() else {
-            return;
-        };
+        // Set before the phase becomes `Fetching`, the only one that spawns.
+        let cx = self
+            .fetchers
+            .clone()
+            .expect("the fetchers' context is made first");
         self.fetch_started.get_or_insert_with(Instant::now);
         let arbiter = &self.pool[self.next_arbiter % self.pool.len()];
         self.next_arbiter += 1;
