@@ -485,8 +485,7 @@ impl Handler<FileFinished> for Aggregator {
         if self.done.is_some() || self.is_cancelled() {
             return;
         }
-        let name = JobLayout::part_name_on_stack(msg.batch, msg.kind);
-        self.waiting[msg.kind as usize].adopt(&name, msg.bytes);
+        self.waiting[msg.kind as usize].adopt_batch(msg.batch, msg.bytes);
         self.step(ctx);
     }
 }

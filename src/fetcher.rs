@@ -62,6 +62,8 @@ pub struct FetcherContext {
 /// Fetches one batch (see the module docs).
 pub struct BatchFetcher {
     batch: u64,
+    /// Taken by the fetch, which lets go of it before reporting: the last
+    /// reference is then the supervisor's, which frees the list it made.
     beneficiaries: Option<Arc<[String]>>,
     cx: Arc<FetcherContext>,
     /// `BatchDone` was sent (or must not be: the job is cancelled).

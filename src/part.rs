@@ -207,13 +207,12 @@ impl CompletePart {
     pub fn discard(self) {
         let PartFile { paths, file, .. } = self.0;
         drop(file);
-        remove_unfinished(&paths.streaming);
-    }
-}
-
-fn remove_unfinished(path: &Path) {
-    if let Err(e) = fs::remove_file(path) {
-        log::warn!("could not remove unfinished part {}: {e}", path.display());
+        if let Err(e) = fs::remove_file(&paths.streaming) {
+            log::warn!(
+                "could not remove unfinished part {}: {e}",
+                paths.streaming.display()
+            );
+        }
     }
 }
 

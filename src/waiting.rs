@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 
-use crate::layout::FileKind;
+use crate::layout::{FileKind, JobLayout};
 use crate::part_names::PartNames;
 use crate::select::{self, remove_sorted};
 
@@ -89,32 +89,45 @@ impl WaitingParts {
     /// Adds the part `name` of `bytes` bytes, unless it is already waiting or
     /// was taken. Returns whether it was added.
     pub fn adopt(&mut self, name: &str, bytes: u64) -> bool {
-        let compact = PartNames::batch_of(name, self.kind)
+        match PartNames::batch_of(name, self.kind) {
+            Some(batch) => self.adopt_batch(batch.into(), bytes),
+            None => self.adopt_other(name, bytes),
+        }
+    }
+
+    /// [`adopt`](Self::adopt) for the part of `batch`, named
+    /// [`JobLayout::part_name`]: what a message tells, with no name to read.
+    pub fn adopt_batch(&mut self, batch: u64, bytes: u64) -> bool {
+        let compact = u32::try_from(batch)
+            .ok()
             .filter(|&b| b < COMPACT_BATCHES)
             .zip(u32::try_from(bytes).ok());
-        match compact {
-            Some((batch, compact_bytes)) => {
-                let (word, bit) = (batch as usize / 64, 1u64 << (batch % 64));
-                if word >= self.known_batches.len() {
-                    self.known_batches.resize(word + 1, 0);
-                }
-                if self.known_batches[word] & bit != 0 {
-                    return false;
-                }
-                self.known_batches[word] |= bit;
-                self.compact.push(CompactPart {
-                    bytes: compact_bytes,
-                    batch,
-                });
-            }
-            None => {
-                if !self.known_others.insert(name.into()) {
-                    return false;
-                }
-                self.others.push(name.into());
-                self.other_bytes.push(bytes);
-            }
+        let Some((batch, compact_bytes)) = compact else {
+            return self.adopt_other(&JobLayout::part_name_on_stack(batch, self.kind), bytes);
+        };
+        let (word, bit) = (batch as usize / 64, 1u64 << (batch % 64));
+        if word >= self.known_batches.len() {
+            self.known_batches.resize(word + 1, 0);
         }
+        if self.known_batches[word] & bit != 0 {
+            return false;
+        }
+        self.known_batches[word] |= bit;
+        self.compact.push(CompactPart {
+            bytes: compact_bytes,
+            batch,
+        });
+        self.bytes += bytes;
+        true
+    }
+
+    /// Adds a part kept by name.
+    fn adopt_other(&mut self, name: &str, bytes: u64) -> bool {
+        if !self.known_others.insert(name.into()) {
+            return false;
+        }
+        self.others.push(name.into());
+        self.other_bytes.push(bytes);
         self.bytes += bytes;
         true
     }
@@ -210,7 +223,6 @@ mod tests {
 
     use super::*;
     use crate::alloc_count;
-    use crate::layout::JobLayout;
 
     fn names(group: &PartNames) -> Vec<String> {
         let mut names: Vec<String> = group.iter().map(Cow::into_owned).collect();
@@ -223,6 +235,7 @@ mod tests {
         let mut waiting = WaitingParts::new(FileKind::Data);
         assert!(waiting.adopt("tmp_000001.ndjson", 10));
         assert!(!waiting.adopt("tmp_000001.ndjson", 10));
+        assert!(!waiting.adopt_batch(1, 10), "the same part, by its batch");
         assert!(waiting.adopt("tmp_other.ndjson", 5));
         assert!(!waiting.adopt("tmp_other.ndjson", 5));
         assert_eq!((waiting.len(), waiting.bytes()), (2, 15));
