@@ -11,10 +11,10 @@
 //! | # | `--only` | figure | baseline |
 //! |---|---|---|---|
 //! | 1 | `combine` | `combine_parts` MB/s, page cache warm | a `BufReader`/`BufWriter` copy of the same parts (what `cat parts > out` does) |
-//! | 2 | `hidden` | whole-job wall time (and CPU time) | the same job with `parts_only` (parts written to `finished/`, nothing combined); again with source latency |
+//! | 2 | `hidden` | whole-job wall time (and CPU time); the least it could be (the parts-only job's CPU plus reading back and hashing its parts, over every core) | the same job with `parts_only` (parts written to `finished/`, nothing combined); again with source latency |
 //! | 3 | `finalize` | `StreamingClosed` → count reply of a running aggregator | the same groups combined directly with `plan_all` + `AggregationStep::run` |
 //! | 4 | `memory` | peak RSS (VmHWM) of a 1,000,000-beneficiary job (200,000 in quick runs), in a child process, median of 3; one 3,000,000-beneficiary job in full runs | the same at 10,000; the 3,000,000 job against the 1,000,000 one |
-//! | 5 | `throughput` | EOB MB/s of a whole job; EOBs/s with the default arbiters | the same bytes written with one `BufWriter`, into the page cache and durably (then fsync); the CPU work alone; EOBs/s with 1 arbiter |
+//! | 5 | `throughput` | EOB MB/s of a whole job, and the most the cores allow (generating, checking, writing, reading back and hashing each byte); EOBs/s with the default arbiters | the same bytes written with one `BufWriter`, into the page cache and durably (then fsync); the CPU work alone; EOBs/s with 1 arbiter |
 //! | 6 | `fill` | fill of every data output but the last | AB2D's greedy selection, replayed on the parts of the same job |
 //! | 7 | `select` | `select` at 1k, 10k, 100k waiting parts; `FileFinished` cost | the `n log n` growth; the cost at 1k waiting |
 //!
@@ -44,7 +44,7 @@
 mod support;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
@@ -59,6 +59,7 @@ use claims_aggregator::{
     run_job, synthetic, Aggregator, Cancel, FileFinished, FileKind, JobConfig, JobLayout,
     JobReport, StreamingClosed, SyntheticConfig, SyntheticSource, MIB,
 };
+use sha2::{Digest, Sha256};
 use support::{batch_body, buffered_copy, resample};
 
 /// Set in a child process: run one memory job and report.
@@ -542,6 +543,9 @@ struct JobRun {
     report: JobReport,
     /// Sizes of the parts left in `finished/` (parts-only jobs), by batch.
     part_sizes: Vec<u64>,
+    /// CPU seconds that reading those parts back and hashing them took on
+    /// one thread (parts-only jobs; see [`read_back_and_hash`]).
+    read_back_cpu: f64,
 }
 
 /// Runs `config` in a system of its own over `beneficiaries` synthetic
@@ -595,6 +599,7 @@ fn run_one_job(
     let cpu = cpu_seconds() - cpu_before;
     assert!(report.status.is_completed(), "{:?}", report.status);
     let mut part_sizes = Vec::new();
+    let mut read_back_cpu = 0.0;
     if parts_only {
         let mut parts: Vec<(u64, u64)> = fs::read_dir(layout.finished())
             .unwrap()
@@ -607,6 +612,7 @@ fn run_one_job(
             .collect();
         parts.sort_unstable();
         part_sizes = parts.into_iter().map(|(_, size)| size).collect();
+        read_back_cpu = read_back_and_hash(layout.finished());
     }
     fs::remove_dir_all(&root).unwrap();
     JobRun {
@@ -614,7 +620,30 @@ fn run_one_job(
         cpu,
         report,
         part_sizes,
+        read_back_cpu,
     }
+}
+
+/// Reads every part in `finished` back (from the page cache, where the job
+/// has just written it) and SHA-256es it: the least work that aggregating
+/// adds to a job, since each output is checksummed and its bytes come from
+/// the parts (written into the outputs by the device, with `O_DIRECT`). The
+/// CPU seconds it took, on this one thread.
+fn read_back_and_hash(finished: &Path) -> f64 {
+    let before = cpu_seconds();
+    let mut buf = vec![0; 1 << 19];
+    for entry in fs::read_dir(finished).unwrap() {
+        let mut part = File::open(entry.unwrap().path()).unwrap();
+        let mut hasher = Sha256::new();
+        loop {
+            match part.read(&mut buf).unwrap() {
+                0 => break,
+                n => hasher.update(&buf[..n]),
+            }
+        }
+        std::hint::black_box(hasher.finalize());
+    }
+    cpu_seconds() - before
 }
 
 /// CPU time of this process so far (every thread, those ended included), from
@@ -767,6 +796,23 @@ fn report_hidden(settings: &Settings, scratch: &Scratch, pairs: &Pairs, table: &
         format!("{} cores", cores()),
         None,
     );
+    // What aggregating cannot avoid, on cores the parts-only job already
+    // keeps busy: the job can end no sooner than its CPU work spread over
+    // every core without a moment idle.
+    let read_back = median_of(base, |r| r.read_back_cpu);
+    let floor_ms = base_ms.max((base_cpu + read_back) / cores() as f64 * 1e3);
+    table.add(
+        "2",
+        format!(
+            "the least possible: parts-only CPU + reading back and hashing every part ({read_back:.2} s), on {} cores never idle",
+            cores()
+        ),
+        format!("{floor_ms:.0} ms"),
+        format!("{base_ms:.0} ms (parts-only)"),
+        format!("{:.2}×", floor_ms / base_ms),
+        "",
+        None,
+    );
     // The same with CPU to spare: a source that answers after LATENCY, as a
     // real server does.
     let n = settings.latency_beneficiaries;
@@ -804,11 +850,12 @@ fn compare_throughput(
     let bytes = full[0].report.progress.bytes_written;
     let job_rate = mb_per_s(bytes, median_of(full, wall_ms) / 1e3);
     let pool = fixtures.map(record_pool).unwrap_or_default();
+    let mut write_rate = None;
     if !pool.is_empty() {
         let writes = (0..settings.reps)
             .map(|_| write_with_one_bufwriter(scratch, &pool, bytes, false))
             .collect();
-        let write_rate = median(writes);
+        let write_rate = *write_rate.insert(median(writes));
         let durable_writes = (0..settings.reps)
             .map(|_| write_with_one_bufwriter(scratch, &pool, bytes, true))
             .collect();
@@ -849,6 +896,27 @@ fn compare_throughput(
         "",
         None,
     );
+    if let Some(write_rate) = write_rate {
+        // Every byte is generated and checked (on every core, as measured
+        // above), written once, read back and hashed (each on one core, with
+        // the cores sharing that work): the most a job could make on these
+        // cores with no other cost and nothing idle.
+        let read_back_rate = mb_per_s(bytes, median_of(&pairs.parts_only, |r| r.read_back_cpu));
+        let bound =
+            1.0 / (1.0 / source_rate + (1.0 / write_rate + 1.0 / read_back_rate) / cores() as f64);
+        table.add(
+            "5",
+            format!(
+                "the most {} cores allow: generate + check, write once, read back and hash ({read_back_rate:.0} MB/s on one core)",
+                cores()
+            ),
+            format!("{bound:.0} MB/s"),
+            format!("{write_rate:.0} MB/s (one BufWriter, same bytes)"),
+            format!("{:.2}×", bound / write_rate),
+            "",
+            None,
+        );
+    }
     let one = Pairs::run(
         scratch,
         settings.reps.div_ceil(2).max(2),
