@@ -44,7 +44,7 @@
 mod support;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
@@ -52,14 +52,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Actor;
-use claims_aggregator::combine::{combine_parts, AggregationStep};
+use claims_aggregator::combine::{combine_parts, describe, AggregationStep};
 use claims_aggregator::part_names::PartNames;
 use claims_aggregator::select::{greedy_select, plan_all, select};
 use claims_aggregator::{
     run_job, synthetic, Aggregator, Cancel, FileFinished, FileKind, JobConfig, JobLayout,
     JobReport, StreamingClosed, SyntheticConfig, SyntheticSource, MIB,
 };
-use sha2::{Digest, Sha256};
 use support::{batch_body, buffered_copy, resample};
 
 /// Set in a child process: run one memory job and report.
@@ -625,23 +624,15 @@ fn run_one_job(
 }
 
 /// Reads every part in `finished` back (from the page cache, where the job
-/// has just written it) and SHA-256es it: the least work that aggregating
-/// adds to a job, since each output is checksummed and its bytes come from
-/// the parts (written into the outputs by the device, with `O_DIRECT`). The
-/// CPU seconds it took, on this one thread.
+/// has just written it) and summarizes it as a step does its output (bytes,
+/// lines, SHA-256, with [`describe`]): the least work that aggregating adds
+/// to a job, since each output is checksummed and its bytes come from the
+/// parts (written into the outputs by the device, with `O_DIRECT`). The CPU
+/// seconds it took, on this one thread.
 fn read_back_and_hash(finished: &Path) -> f64 {
     let before = cpu_seconds();
-    let mut buf = vec![0; 1 << 19];
     for entry in fs::read_dir(finished).unwrap() {
-        let mut part = File::open(entry.unwrap().path()).unwrap();
-        let mut hasher = Sha256::new();
-        loop {
-            match part.read(&mut buf).unwrap() {
-                0 => break,
-                n => hasher.update(&buf[..n]),
-            }
-        }
-        std::hint::black_box(hasher.finalize());
+        std::hint::black_box(describe(&entry.unwrap().path()).unwrap());
     }
     cpu_seconds() - before
 }
