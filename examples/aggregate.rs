@@ -46,7 +46,7 @@ struct Args {
     json: bool,
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
     match actix::System::new().block_on(run(args)) {

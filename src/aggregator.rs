@@ -29,7 +29,9 @@
 //! first error is the outcome once none runs. Parts are tracked from
 //! messages: the hot path never rescans the directory. In watch mode
 //! ([`Aggregator::watch`]) it also scans `finished/` every poll interval, for parts
-//! written by other processes, and closes itself when `streaming/` is gone.
+//! written by other processes, and closes itself when `streaming/` is gone;
+//! before its first scan it recovers the job directory as a resumed job does
+//! ([`recovery::recover_aggregation`]), since nothing else did.
 
 use std::collections::{HashSet, VecDeque};
 use std::fs;
@@ -48,9 +50,11 @@ use crate::fault::fault_point;
 use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX};
 use crate::part_names::PartNames;
 use crate::publish_order::PublishOrder;
+use crate::recovery;
 use crate::report::{JobOutput, ProgressCounters};
 use crate::select;
 use crate::supervisor::AggregatorEvent;
+use crate::untrusted::{self, Opened};
 use crate::waiting::WaitingParts;
 
 /// The part of a batch was moved into `finished/` (named
@@ -356,7 +360,15 @@ impl Aggregator {
     fn start_scan(&mut self, ctx: &mut Context<Self>) {
         let layout = self.layout.clone();
         self.exclusive = true;
-        let work = actix_rt::task::spawn_blocking(move || scan(&layout));
+        // Standalone, nobody recovered the directory before this aggregator:
+        // its first scan finishes or redoes what a crashed one left.
+        let recover = self.poll.is_some() && !self.adopted;
+        let work = actix_rt::task::spawn_blocking(move || {
+            if recover {
+                recovery::recover_aggregation(&layout)?;
+            }
+            scan(&layout)
+        });
         ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
             act.exclusive = false;
             match flatten(joined, "scan") {
@@ -429,7 +441,18 @@ fn flatten<T>(
 }
 
 /// Lists `finished/` and the job directory. Blocking.
+///
+/// A job directory, `finished/` or `streaming/` that is a symbolic link is
+/// refused: following it would combine and delete files outside the job.
 fn scan(layout: &JobLayout) -> Result<Scan> {
+    for dir in [layout.job_dir(), layout.finished(), layout.streaming()] {
+        if untrusted::is_symlink(dir)? {
+            return Err(Error::JobDirectory {
+                path: dir.to_owned(),
+                reason: "is a symbolic link; refusing to follow it".into(),
+            });
+        }
+    }
     let mut scan = Scan {
         streaming_exists: fs::symlink_metadata(layout.streaming()).is_ok(),
         ..Scan::default()
@@ -441,10 +464,17 @@ fn scan(layout: &JobLayout) -> Result<Scan> {
                 let entry = entry.at("list", layout.finished())?;
                 let file_name = entry.file_name();
                 let name = file_name.to_string_lossy().into_owned();
+                // Not followed: a link is a stray, whatever it points to.
                 let meta = entry.metadata().at("stat", &entry.path())?;
                 // A part's name is UTF-8; any other name is not one of ours.
-                match FileKind::of_part(&name).filter(|_| file_name.to_str().is_some()) {
-                    Some(kind) if meta.is_file() => scan.parts.push((kind, name, meta.len())),
+                let kind = FileKind::of_part(&name).filter(|_| file_name.to_str().is_some());
+                match kind {
+                    Some(kind) if meta.is_file() => match part_room(&entry.path())? {
+                        PartRoom::Bytes(room) => scan.parts.push((kind, name, room)),
+                        PartRoom::NotRegular => scan.strays.push(name),
+                        // Taken by a step or moved away since it was listed.
+                        PartRoom::Gone => {}
+                    },
                     _ if name.starts_with(CLAIM_PREFIX) && meta.is_dir() => {}
                     _ => scan.strays.push(name),
                 }
@@ -461,6 +491,34 @@ fn scan(layout: &JobLayout) -> Result<Scan> {
         }
     }
     Ok(scan)
+}
+
+/// What a listed part takes in an output.
+enum PartRoom {
+    /// Its size, and one more when it does not end in a newline (the combine
+    /// adds one): counted so that the size cap holds.
+    Bytes(u64),
+    /// It is no longer a regular file: a stray.
+    NotRegular,
+    /// It is no longer there.
+    Gone,
+}
+
+/// The [`PartRoom`] of the part at `path`. Blocking.
+fn part_room(path: &std::path::Path) -> Result<PartRoom> {
+    use std::os::unix::fs::FileExt;
+    let (file, len) = match untrusted::open_regular(path)? {
+        Opened::Regular(file, len) => (file, len),
+        Opened::NotRegular(_) => return Ok(PartRoom::NotRegular),
+        Opened::Missing => return Ok(PartRoom::Gone),
+    };
+    if len == 0 {
+        return Ok(PartRoom::Bytes(0));
+    }
+    let mut last = [0u8];
+    file.read_exact_at(&mut last, len - 1)
+        .at("read part", path)?;
+    Ok(PartRoom::Bytes(len + u64::from(last[0] != b'\n')))
 }
 
 impl Actor for Aggregator {

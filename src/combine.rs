@@ -41,6 +41,7 @@ use crate::layout::{FileKind, JobLayout};
 use crate::part_names::PartNames;
 use crate::publish_order::PublishOrder;
 use crate::report::JobOutput;
+use crate::untrusted;
 
 /// Buffer size for reading outputs back to checksum them.
 const DESCRIBE_BUFFER: usize = 1 << 20;
@@ -368,8 +369,7 @@ fn combine_through<P: AsRef<Path>>(
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
-        let mut file = File::open(part).at("open part", part)?;
-        let len = file.metadata().at("stat part", part)?.len();
+        let (mut file, len) = untrusted::open_regular_or_refuse("combine part", part)?;
         if len == 0 {
             continue;
         }
@@ -485,15 +485,15 @@ fn summarize(mut reader: impl Read, path: &Path, buf: &mut [u8]) -> Result<Summa
     }
 }
 
-/// Size, line count and SHA-256 of an NDJSON file.
+/// Size, line count and SHA-256 of an NDJSON file (a regular file only).
 pub fn describe(path: &Path) -> Result<Summary> {
-    let file = File::open(path).at("open output", path)?;
+    let (file, _) = untrusted::open_regular_or_refuse("read output", path)?;
     summarize(file, path, &mut vec![0; DESCRIBE_BUFFER])
 }
 
 /// The same of a gzipped NDJSON file's content.
 pub fn describe_gzipped(path: &Path) -> Result<Summary> {
-    let file = File::open(path).at("open output", path)?;
+    let (file, _) = untrusted::open_regular_or_refuse("read output", path)?;
     summarize(
         MultiGzDecoder::new(file),
         path,
@@ -531,7 +531,7 @@ fn combine_gzipped_through<P: AsRef<Path>>(
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
-        let mut file = File::open(part).at("open part", part)?;
+        let (mut file, _) = untrusted::open_regular_or_refuse("combine part", part)?;
         let mut last = b'\n';
         loop {
             let n = match file.read(buf) {

@@ -65,6 +65,7 @@
 //! | [`journal`] | the append-only job journal that makes the directory self-describing |
 //! | [`recovery`] | opening a job directory: fresh, resumed after a crash, or completed |
 //! | [`lock`] | one owner per job directory (an OS file lock) |
+//! | [`untrusted`] | opening what the job directory holds without following links or trusting names |
 //! | [`fault`] | fault injection points for the crash and I/O-fault tests |
 //! | [`aggregator`], [`fetcher`], [`supervisor`] | the three actors, each with its messages |
 //! | [`source`] | [`ClaimsSource`]; [`SyntheticSource`]; [`BfdSource`] over HTTP |
@@ -115,6 +116,7 @@ pub mod report;
 pub mod select;
 pub mod source;
 pub mod supervisor;
+pub mod untrusted;
 pub mod waiting;
 
 pub use aggregator::{Aggregator, AwaitCompletion, Cancel, FileFinished, StreamingClosed};

@@ -18,9 +18,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+use crate::report::JobOutput;
 
 /// Name of the lock file inside the job directory.
 pub const LOCK_NAME: &str = ".lock";
+
+/// Longest lock file read: a job's record and the list of its outputs (a few
+/// hundred bytes each; tens of thousands of outputs fit).
+const MAX_META_BYTES: u64 = 64 << 20;
 
 /// What a job's batches depend on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +44,10 @@ pub struct JobMeta {
     /// Lock files without this field were written by versions that always did.
     #[serde(default = "always")]
     pub sync_parts: bool,
+    /// The outputs of the job once it completed (its journal is then removed):
+    /// what a later resume verifies the outputs against. `None` until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<Vec<JobOutput>>,
 }
 
 fn always() -> bool {
@@ -96,26 +105,39 @@ impl JobLock {
     }
 
     /// The parameters recorded by the job that created the directory, if any.
-    pub fn meta(&mut self) -> Result<Option<JobMeta>> {
+    pub fn meta(&self) -> Result<Option<JobMeta>> {
         let mut text = String::new();
-        self.file
-            .seek(SeekFrom::Start(0))
-            .at("read lock", &self.path)?;
-        self.file
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(0)).at("read lock", &self.path)?;
+        // The lock file is ours, but bounded all the same: a job's record is small.
+        file.take(MAX_META_BYTES)
             .read_to_string(&mut text)
             .at("read lock", &self.path)?;
         Ok(serde_json::from_str(&text).ok())
     }
 
     /// Records `meta` durably.
-    pub fn write_meta(&mut self, meta: &JobMeta) -> Result<()> {
+    pub fn write_meta(&self, meta: &JobMeta) -> Result<()> {
         let text = serde_json::to_vec(meta).expect("job meta always serialises");
-        self.file.set_len(0).at("write lock", &self.path)?;
-        self.file
-            .seek(SeekFrom::Start(0))
-            .at("write lock", &self.path)?;
-        self.file.write_all(&text).at("write lock", &self.path)?;
-        self.file.sync_data().at("fsync lock", &self.path)
+        let mut file = &self.file;
+        file.set_len(0).at("write lock", &self.path)?;
+        file.seek(SeekFrom::Start(0)).at("write lock", &self.path)?;
+        file.write_all(&text).at("write lock", &self.path)?;
+        file.sync_data().at("fsync lock", &self.path)
+    }
+
+    /// Records that the job completed with `outputs` (see [`JobMeta::completed`]).
+    pub fn seal(&self, outputs: &[JobOutput]) -> Result<()> {
+        let Some(meta) = self.meta()? else {
+            return Err(Error::JobDirectory {
+                path: self.path.clone(),
+                reason: "holds no job record to complete".into(),
+            });
+        };
+        self.write_meta(&JobMeta {
+            completed: Some(outputs.to_vec()),
+            ..meta
+        })
     }
 }
 
@@ -126,7 +148,7 @@ mod tests {
     #[test]
     fn a_second_owner_is_refused_until_the_first_drops() {
         let dir = tempfile::tempdir().unwrap();
-        let mut first = JobLock::acquire(dir.path()).unwrap();
+        let first = JobLock::acquire(dir.path()).unwrap();
         let err = JobLock::acquire(dir.path()).unwrap_err().to_string();
         assert!(err.contains("in use by another running job"), "{err}");
         assert_eq!(first.meta().unwrap(), None);
@@ -136,10 +158,11 @@ mod tests {
             batch_size: 10,
             boot_id: boot_id().map(str::to_owned),
             sync_parts: false,
+            completed: None,
         };
         first.write_meta(&meta).unwrap();
         drop(first);
-        let mut second = JobLock::acquire(dir.path()).unwrap();
+        let second = JobLock::acquire(dir.path()).unwrap();
         assert_eq!(second.meta().unwrap(), Some(meta));
     }
 
@@ -151,6 +174,7 @@ mod tests {
             batch_size: 10,
             boot_id: boot.map(str::to_owned),
             sync_parts,
+            completed: None,
         };
         if boot_id().is_some() {
             assert!(meta(boot_id(), false).parts_survive());

@@ -1,39 +1,59 @@
 //! Opening a job directory: a fresh start, a resume after a crash or failure, or
-//! a job that already completed. Blocking code, run once before a job starts.
+//! a job that already completed. Blocking code, run once before a job starts
+//! (and by a standalone aggregator before it adopts parts, see
+//! [`recover_aggregation`]).
 //!
 //! Recovery follows the files, which are the journal of the job (see
-//! [`crate::combine`] for the order in which an output is made):
+//! [`crate::combine`] for the order in which an output is made), and trusts
+//! none of them blindly: the directory may hold hand edits, other processes'
+//! files and hostile links.
 //!
 //! 1. temp outputs (`.<output>.tmp`) are deleted: their step never published;
-//! 2. each claim `finished/.claim-<kind>-<n>/` is finished or redone: when output
-//!    `n` exists the claim is deleted (its parts are in the output), otherwise its
-//!    parts go back to `finished/`, where output `n` will be made again — so the
-//!    numbering stays contiguous;
-//! 3. whatever is left in `streaming/` is deleted: those batches are fetched
+//! 2. every output is checked against the journal. One the journal records
+//!    must be a regular file of the recorded size and SHA-256, or the run is
+//!    refused naming it (a journaled output may be missing only while its
+//!    claim still exists: it is made again). One the journal does not account
+//!    for (a journal cut short, a copied file) is removed when its batches can
+//!    be fetched again ([`Unaccounted::Remove`]: `export --resume`), and
+//!    refused naming the journal when they cannot ([`Unaccounted::Refuse`]: the
+//!    standalone aggregator);
+//! 3. each claim `finished/.claim-<kind>-<n>/` is finished or redone: when
+//!    output `n` exists (and so is journaled and verified) the claim is
+//!    deleted, otherwise its parts go back to `finished/`, where output `n`
+//!    will be made again — so the numbering stays contiguous;
+//! 4. whatever is left in `streaming/` is deleted: those batches are fetched
 //!    again; so are the parts in `finished/` when they may not have survived:
 //!    their owner did not fsync them and the machine has restarted since
 //!    ([`JobMeta::parts_survive`]);
-//! 4. a batch is done when its data part is in `finished/` or in the journal (it
-//!    is renamed after its error part, so its error part is then safe too); an
-//!    error part whose data part is not done is deleted, since its batch is
-//!    fetched again;
-//! 5. the aggregator adopts everything in `finished/` when it starts.
+//! 5. a batch is done when its data part is a regular file in `finished/` or
+//!    is in the journal (it is renamed after its error part, so its error part
+//!    is then safe too); an error part whose data part is not done is deleted,
+//!    since its batch is fetched again. Anything named like a part that is not
+//!    a regular file (a link, a directory, a FIFO, a socket, a file that cannot
+//!    be read) is set aside as `<name>.set-aside`, named in the report, and its
+//!    batch is fetched again;
+//! 6. the aggregator adopts everything in `finished/` when it starts.
 //!
-//! A directory with outputs but no journal, `streaming/` or `finished/` belongs
-//! to a completed job: the journal is created before the first output and
-//! removed only when the job completes. Nothing in it is touched.
+//! A completed job records its outputs in its lock file ([`JobMeta::completed`])
+//! and removes its journal; a resume verifies them the same way and touches
+//! nothing. (A directory with outputs but no journal, `streaming/` or
+//! `finished/`, and no such record, was completed by an older version.)
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::combine::{describe, describe_gzipped, fsync_dir};
 use crate::error::{Error, IoContext, Result};
-use crate::journal;
+use crate::journal::{self, JournalEntry};
 use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX, GZIP_SUFFIX, TEMP_SUFFIX};
 use crate::lock::{JobLock, JobMeta, LOCK_NAME};
 use crate::report::JobOutput;
+use crate::untrusted::{self, Opened};
+
+/// Suffix given to an entry named like a part that is not a regular file.
+pub const SET_ASIDE_SUFFIX: &str = ".set-aside";
 
 /// What opening the job directory found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +65,17 @@ pub enum JobState {
         /// Numbers of the batches whose data part is safe.
         done_batches: HashSet<u64>,
     },
-    /// The job completed earlier; its outputs are final.
+    /// The job completed earlier; its outputs are final (and were verified).
     Completed,
+}
+
+/// What recovery does with an output the journal does not account for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unaccounted {
+    /// Remove it: its batches are not done, so they are fetched again.
+    Remove,
+    /// Refuse to go on, naming the journal: its parts cannot be had again.
+    Refuse,
 }
 
 /// Locks and prepares the job directory of `layout`.
@@ -78,7 +107,7 @@ pub fn open_job(layout: &JobLayout, meta: &JobMeta, resume: bool) -> Result<(Job
     if others > 0 && !resume {
         return Err(refuse_occupied(others));
     }
-    let mut lock = JobLock::acquire(dir)?;
+    let lock = JobLock::acquire(dir)?;
     let others = count_entries(dir)?;
     if others == 0 {
         lock.write_meta(meta)?;
@@ -99,6 +128,10 @@ pub fn open_job(layout: &JobLayout, meta: &JobMeta, resume: bool) -> Result<(Job
                     recorded.contract, recorded.batch_size
                 ),
             ));
+        }
+        if let Some(outputs) = &recorded.completed {
+            verify_completed(layout, outputs)?;
+            return Ok((lock, JobState::Completed));
         }
     }
     // The new owner is recorded once recovery is over: a recovery cut short
@@ -153,31 +186,22 @@ fn create_dir_checked(path: &Path) -> Result<()> {
 }
 
 fn recover(layout: &JobLayout, parts_survive: bool) -> Result<JobState> {
-    let dir = layout.job_dir();
     let has_streaming = existing_dir(layout.streaming())?;
     let has_finished = existing_dir(layout.finished())?;
     let has_journal = fs::symlink_metadata(layout.journal()).is_ok();
-    let mut has_outputs = false;
-    for entry in fs::read_dir(dir).at("list", dir)? {
-        let entry = entry.at("list", dir)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
-            log::info!("recovery: removing unpublished {name}");
-            fs::remove_file(entry.path()).at("remove", &entry.path())?;
-        } else if layout.parse_output_name(&name).is_some() {
-            has_outputs = true;
-        }
-    }
-    if !has_streaming && !has_finished && !has_journal && has_outputs {
+    let outputs = output_files(layout)?;
+    if !has_streaming && !has_finished && !has_journal && !outputs.is_empty() {
+        remove_temp_outputs(layout)?;
         return Ok(JobState::Completed);
     }
     create_dir_checked(layout.streaming())?;
     create_dir_checked(layout.finished())?;
 
-    release_claims(layout)?;
+    let entries = recover_outputs(layout, Unaccounted::Remove)?;
     for entry in fs::read_dir(layout.streaming()).at("list", layout.streaming())? {
         let entry = entry.at("list", layout.streaming())?;
         log::info!("recovery: discarding unfinished {}", entry.path().display());
+        // Not followed: a link is removed, never what it points to.
         if entry.file_type().at("stat", &entry.path())?.is_dir() {
             fs::remove_dir_all(entry.path()).at("remove", &entry.path())?;
         } else {
@@ -187,35 +211,39 @@ fn recover(layout: &JobLayout, parts_survive: bool) -> Result<JobState> {
 
     let mut done_batches = HashSet::new();
     let mut error_parts = Vec::new();
-    for entry in journal::read(&layout.journal())? {
-        if entry.kind == FileKind::Data {
-            done_batches.extend(
-                entry
-                    .parts
-                    .iter()
-                    .filter_map(|p| JobLayout::batch_of_part(&p)),
-            );
-        }
+    for entry in entries.iter().filter(|e| e.kind == FileKind::Data) {
+        done_batches.extend(
+            entry
+                .parts
+                .iter()
+                .filter_map(|p| JobLayout::batch_of_part(&p)),
+        );
     }
+    drop(entries);
     for entry in fs::read_dir(layout.finished()).at("list", layout.finished())? {
         let entry = entry.at("list", layout.finished())?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(batch) = JobLayout::batch_of_part(&name) else {
             continue;
         };
+        let path = entry.path();
+        if let Opened::NotRegular(what) = untrusted::open_regular(&path)? {
+            set_aside(&path, what)?;
+            continue;
+        }
         if !parts_survive {
             log::info!(
                 "recovery: {name} was not fsynced and the machine restarted since; \
                  fetching batch {batch} again"
             );
-            fs::remove_file(entry.path()).at("remove", &entry.path())?;
+            fs::remove_file(&path).at("remove", &path)?;
             continue;
         }
         match FileKind::of_part(&name) {
             Some(FileKind::Data) => {
                 done_batches.insert(batch);
             }
-            Some(FileKind::Error) => error_parts.push((batch, entry.path())),
+            Some(FileKind::Error) => error_parts.push((batch, path)),
             None => {}
         }
     }
@@ -233,11 +261,201 @@ fn recover(layout: &JobLayout, parts_survive: bool) -> Result<JobState> {
     Ok(JobState::Resumed { done_batches })
 }
 
-/// The outputs in the job directory, described from their bytes (for a job
-/// whose journal is gone because it completed). Data first, each kind by number.
-pub fn existing_outputs(layout: &JobLayout) -> Result<Vec<JobOutput>> {
-    let mut found = Vec::new();
+/// Renames `path`, which is `what` and not a part, out of the way of the
+/// part its batch will write again: `<name>.set-aside` (numbered if taken).
+fn set_aside(path: &Path, what: &str) -> Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut to = path.with_file_name(format!("{name}{SET_ASIDE_SUFFIX}"));
+    let mut n = 1;
+    while fs::symlink_metadata(&to).is_ok() {
+        n += 1;
+        to = path.with_file_name(format!("{name}{SET_ASIDE_SUFFIX}-{n}"));
+    }
+    log::warn!(
+        "recovery: {} is {what}, not a part; set aside as {} and its batch fetched again",
+        path.display(),
+        to.display()
+    );
+    fs::rename(path, &to).at("set aside", path)
+}
+
+/// Readies the job directory of a standalone aggregator (one that runs beside
+/// other writers, see [`crate::Aggregator::watch`]): steps 1–3 of the module
+/// docs, with outputs the journal does not account for refused. `streaming/`
+/// and the parts in `finished/` belong to the writers and are left alone.
+/// Blocking.
+pub fn recover_aggregation(layout: &JobLayout) -> Result<()> {
+    for dir in [layout.job_dir(), layout.finished(), layout.streaming()] {
+        existing_dir(dir)?;
+    }
+    if existing_dir(layout.finished())? || layout.journal().exists() {
+        recover_outputs(layout, Unaccounted::Refuse)?;
+    }
+    Ok(())
+}
+
+/// Steps 1–3 of the module docs; returns the journal's entries.
+fn recover_outputs(
+    layout: &JobLayout,
+    unaccounted: Unaccounted,
+) -> Result<Vec<JournalEntry<'static>>> {
+    remove_temp_outputs(layout)?;
+    let has_journal = layout.journal().exists();
+    let entries = journal::read(&layout.journal())?;
+    // The last entry for an output wins: a step journaled before a crash
+    // that kept it from publishing was made again under the same number.
+    let mut journaled = BTreeMap::new();
+    for output in entries.iter().filter_map(|e| e.output.as_ref()) {
+        let Some(key) = layout.parse_output_name(&output.file) else {
+            return Err(refuse(
+                &layout.journal(),
+                &format!(
+                    "records {:?}, which is not an output name of this job; \
+                     the journal does not belong here",
+                    output.file
+                ),
+            ));
+        };
+        journaled.insert(key, output);
+    }
+    let claims = claims(layout)?;
+    let claimed: HashSet<(FileKind, u32)> = claims.iter().map(|(k, n, _)| (*k, *n)).collect();
+
+    // Outputs on disk against the journal.
+    let lowest_journaled =
+        |kind: FileKind| journaled.keys().find(|(k, _)| *k == kind).map(|(_, n)| *n);
+    for (kind, number, name) in output_files(layout)? {
+        let path = layout.job_dir().join(&name);
+        match journaled.get(&(kind, number)) {
+            Some(recorded) if recorded.file == name => verify(&path, recorded)?,
+            _ => {
+                // A standalone aggregator may run over outputs of an earlier,
+                // completed aggregation (its journal removed): those are below
+                // everything this run's journal records.
+                let earlier = unaccounted == Unaccounted::Refuse
+                    && !claimed.contains(&(kind, number))
+                    && match lowest_journaled(kind) {
+                        Some(lowest) => number < lowest,
+                        None => !has_journal,
+                    };
+                if earlier {
+                    continue;
+                }
+                match unaccounted {
+                    Unaccounted::Remove => {
+                        log::warn!(
+                            "recovery: removing {}: the journal does not account for it \
+                             (cut short, or a file copied in); its batches are fetched again",
+                            path.display()
+                        );
+                        fs::remove_file(&path).at("remove", &path)?;
+                    }
+                    Unaccounted::Refuse => {
+                        return Err(refuse(
+                            &layout.journal(),
+                            &format!(
+                                "does not account for {name} (cut short or edited?); its \
+                                 parts cannot be had again: restore the journal or remove {name} \
+                                 and its records knowingly"
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    for (&(kind, number), recorded) in &journaled {
+        let path = layout.job_dir().join(&recorded.file);
+        if !claimed.contains(&(kind, number)) && fs::symlink_metadata(&path).is_err() {
+            return Err(refuse(
+                &path,
+                &format!(
+                    "is recorded in the journal ({} records, {} bytes, sha256 {}) but is \
+                     missing; restore it, or remove the job directory and run the job again",
+                    recorded.records, recorded.bytes, recorded.sha256
+                ),
+            ));
+        }
+    }
+    release_claims(layout, &claims)?;
+    Ok(entries)
+}
+
+/// Checks that the output at `path` is a regular file with the recorded size
+/// and SHA-256; refuses naming it otherwise.
+fn verify(path: &Path, recorded: &JobOutput) -> Result<()> {
+    let mismatch = |found: String| {
+        refuse(
+            path,
+            &format!(
+                "does not match its record ({} records, {} bytes, sha256 {}): {found}; \
+                 restore it, or remove the job directory and run the job again",
+                recorded.records, recorded.bytes, recorded.sha256
+            ),
+        )
+    };
+    let len = match untrusted::open_regular(path)? {
+        Opened::Regular(_, len) => len,
+        Opened::NotRegular(what) => return Err(mismatch(format!("it is {what}"))),
+        Opened::Missing => return Err(mismatch("it is missing".into())),
+    };
+    let expected_len = recorded.compressed_bytes.unwrap_or(recorded.bytes);
+    if len != expected_len {
+        return Err(mismatch(format!("it has {len} bytes")));
+    }
+    let summary = if recorded.compressed_bytes.is_some() {
+        describe_gzipped(path)?
+    } else {
+        describe(path)?
+    };
+    if summary.bytes != recorded.bytes
+        || summary.records != recorded.records
+        || summary.sha256 != recorded.sha256
+    {
+        return Err(mismatch(format!(
+            "it holds {} records, {} bytes, sha256 {}",
+            summary.records, summary.bytes, summary.sha256
+        )));
+    }
+    Ok(())
+}
+
+/// Verifies the outputs of a completed job against its record: each is
+/// there, unchanged, and no other output is.
+fn verify_completed(layout: &JobLayout, outputs: &[JobOutput]) -> Result<()> {
+    let recorded: HashSet<&str> = outputs.iter().map(|o| o.file.as_str()).collect();
+    for (_, _, name) in output_files(layout)? {
+        if !recorded.contains(name.as_str()) {
+            return Err(refuse(
+                &layout.job_dir().join(&name),
+                "is not one of the outputs the completed job recorded; remove it",
+            ));
+        }
+    }
+    for output in outputs {
+        verify(&layout.job_dir().join(&output.file), output)?;
+    }
+    Ok(())
+}
+
+/// Deletes temp outputs (`.<output>.tmp`): their steps never published.
+fn remove_temp_outputs(layout: &JobLayout) -> Result<()> {
     let dir = layout.job_dir();
+    for entry in fs::read_dir(dir).at("list", dir)? {
+        let entry = entry.at("list", dir)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
+            log::info!("recovery: removing unpublished {name}");
+            fs::remove_file(entry.path()).at("remove", &entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Output files in the job directory: kind, number, name; sorted.
+fn output_files(layout: &JobLayout) -> Result<Vec<(FileKind, u32, String)>> {
+    let dir = layout.job_dir();
+    let mut found = Vec::new();
     for entry in fs::read_dir(dir).at("list", dir)? {
         let entry = entry.at("list", dir)?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -246,7 +464,14 @@ pub fn existing_outputs(layout: &JobLayout) -> Result<Vec<JobOutput>> {
         }
     }
     found.sort();
-    found
+    Ok(found)
+}
+
+/// The outputs in the job directory, described from their bytes (for a job
+/// whose journal is gone because it completed). Data first, each kind by number.
+pub fn existing_outputs(layout: &JobLayout) -> Result<Vec<JobOutput>> {
+    let dir = layout.job_dir();
+    output_files(layout)?
         .into_iter()
         .map(|(kind, _, file)| {
             let path = dir.join(&file);
@@ -268,8 +493,15 @@ pub fn existing_outputs(layout: &JobLayout) -> Result<Vec<JobOutput>> {
         .collect()
 }
 
-/// Finishes or redoes every claim left in `finished/` by an interrupted step.
-fn release_claims(layout: &JobLayout) -> Result<()> {
+/// The claim directories in `finished/`: kind, number, path. Entries named
+/// like a claim that are not real directories of this crate are left alone
+/// (and so named as strays in the report); a link is never followed.
+fn claims(layout: &JobLayout) -> Result<Vec<(FileKind, u32, PathBuf)>> {
+    let mut found = Vec::new();
+    // Gone once an aggregator finished: then no claim is left.
+    if !existing_dir(layout.finished())? {
+        return Ok(found);
+    }
     for entry in fs::read_dir(layout.finished()).at("list", layout.finished())? {
         let entry = entry.at("list", layout.finished())?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -281,30 +513,41 @@ fn release_claims(layout: &JobLayout) -> Result<()> {
             let kind = FileKind::ALL.into_iter().find(|k| k.as_str() == kind)?;
             Some((kind, n.parse::<u32>().ok()?))
         });
-        let Some((kind, number)) = parsed else {
-            log::warn!(
+        let is_dir = entry.file_type().at("stat", &claim)?.is_dir();
+        match parsed {
+            Some((kind, number)) if is_dir => found.push((kind, number, claim)),
+            _ => log::warn!(
                 "recovery: leaving {} alone: not a claim of this crate",
                 claim.display()
-            );
-            continue;
-        };
-        let published = [false, true]
-            .into_iter()
-            .any(|gzip| layout.clone().with_gzip(gzip).output(kind, number).exists());
+            ),
+        }
+    }
+    Ok(found)
+}
+
+/// Finishes or redoes every claim left in `finished/` by an interrupted step:
+/// its output exists (it was verified) → the claim is deleted; it does not →
+/// its parts return to `finished/`.
+fn release_claims(layout: &JobLayout, claims: &[(FileKind, u32, PathBuf)]) -> Result<()> {
+    for (kind, number, claim) in claims {
+        let (kind, number) = (*kind, *number);
+        let published = [false, true].into_iter().any(|gzip| {
+            fs::symlink_metadata(layout.clone().with_gzip(gzip).output(kind, number)).is_ok()
+        });
         if published {
             log::info!("recovery: output {number} of {kind} was published; releasing its claim");
         } else {
             log::info!(
                 "recovery: output {number} of {kind} was not published; returning its parts"
             );
-            for part in fs::read_dir(&claim).at("list", &claim)? {
-                let part = part.at("list", &claim)?;
+            for part in fs::read_dir(claim).at("list", claim)? {
+                let part = part.at("list", claim)?;
                 let to = layout.finished().join(part.file_name());
                 fs::rename(part.path(), &to).at("return part", &part.path())?;
             }
             fsync_dir(layout.finished())?;
         }
-        fs::remove_dir_all(&claim).at("remove claim", &claim)?;
+        fs::remove_dir_all(claim).at("remove claim", claim)?;
     }
     Ok(())
 }
@@ -321,11 +564,37 @@ mod tests {
             batch_size: 10,
             boot_id: None,
             sync_parts: true,
+            completed: None,
         }
     }
 
     fn layout(root: &Path) -> JobLayout {
         JobLayout::new(root.join("J"), "streaming", "finished", "Z9000")
+    }
+
+    /// Writes data output `number` holding `body`, journaled as made of `parts`.
+    fn publish(l: &JobLayout, number: u32, body: &[u8], parts: &[&str]) -> JobOutput {
+        let path = l.output(FileKind::Data, number);
+        fs::write(&path, body).unwrap();
+        let summary = describe(&path).unwrap();
+        let output = JobOutput {
+            file: l.output_name(FileKind::Data, number),
+            kind: FileKind::Data,
+            bytes: summary.bytes,
+            records: summary.records,
+            sha256: summary.sha256,
+            compressed_bytes: None,
+        };
+        journal::append(
+            &l.journal(),
+            &JournalEntry {
+                kind: FileKind::Data,
+                output: Some(output.clone()),
+                parts: std::borrow::Cow::Owned(PartNames::from_names(parts.iter().copied())),
+            },
+        )
+        .unwrap();
+        output
     }
 
     #[test]
@@ -344,8 +613,8 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let l = layout(root.path());
         drop(open_job(&l, &meta(), false).unwrap());
-        // Output 1 was published: its claim is just released.
-        fs::write(l.output(FileKind::Data, 1), b"a\n").unwrap();
+        // Output 1 was journaled and published: its claim is just released.
+        publish(&l, 1, b"a\n", &["tmp_000001.ndjson"]);
         fs::create_dir(l.claim_dir(FileKind::Data, 1)).unwrap();
         fs::write(
             l.claim_dir(FileKind::Data, 1).join("tmp_000001.ndjson"),
@@ -370,7 +639,8 @@ mod tests {
         let JobState::Resumed { done_batches } = state else {
             panic!("{state:?}")
         };
-        assert_eq!(done_batches, HashSet::from([2, 3]));
+        // Batch 1 is in the journal (output 1), 2 and 3 wait in finished/.
+        assert_eq!(done_batches, HashSet::from([1, 2, 3]));
         let mut finished: Vec<_> = fs::read_dir(l.finished())
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -423,7 +693,7 @@ mod tests {
             fs::write(l.finished_part(3, FileKind::Data), b"c\n").unwrap();
             fs::write(l.finished_part(3, FileKind::Error), b"e3\n").unwrap();
 
-            let (mut lock, state) = open_job(&l, &meta(), true).unwrap();
+            let (lock, state) = open_job(&l, &meta(), true).unwrap();
             let JobState::Resumed { done_batches } = state else {
                 panic!("{state:?}")
             };
@@ -480,5 +750,166 @@ mod tests {
         let (_lock, state) = open_job(&l, &meta(), true).unwrap();
         assert_eq!(state, JobState::Completed);
         assert!(!l.streaming().exists() && !l.finished().exists());
+    }
+
+    /// A job directory interrupted after output 1 (batches 1, 2) was made;
+    /// batch 3 waits in finished/.
+    fn interrupted(root: &Path) -> (JobLayout, JobOutput) {
+        let l = layout(root);
+        drop(open_job(&l, &meta(), false).unwrap());
+        let output = publish(
+            &l,
+            1,
+            b"a\nb\n",
+            &["tmp_000001.ndjson", "tmp_000002.ndjson"],
+        );
+        fs::write(l.finished_part(3, FileKind::Data), b"c\n").unwrap();
+        (l, output)
+    }
+
+    fn resumed(l: &JobLayout) -> Result<HashSet<u64>> {
+        match open_job(l, &meta(), true)?.1 {
+            JobState::Resumed { done_batches } => Ok(done_batches),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_entries_named_like_parts_are_set_aside_and_fetched_again() {
+        let root = tempfile::tempdir().unwrap();
+        let (l, _) = interrupted(root.path());
+        let outside = root.path().join("passwd");
+        fs::write(&outside, b"root:x:0:0\n").unwrap();
+        std::os::unix::fs::symlink(&outside, l.finished_part(4, FileKind::Data)).unwrap();
+        fs::create_dir(l.finished_part(5, FileKind::Data)).unwrap();
+        let fifo =
+            std::ffi::CString::new(l.finished_part(6, FileKind::Data).to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink(root.path().join("none"), l.finished_part(7, FileKind::Data))
+            .unwrap();
+
+        let done = resumed(&l).unwrap();
+        assert_eq!(done, HashSet::from([1, 2, 3]), "only regular parts count");
+        let mut names = dir_names(l.finished());
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "tmp_000003.ndjson",
+                "tmp_000004.ndjson.set-aside",
+                "tmp_000005.ndjson.set-aside",
+                "tmp_000006.ndjson.set-aside",
+                "tmp_000007.ndjson.set-aside",
+            ]
+        );
+        assert_eq!(fs::read(&outside).unwrap(), b"root:x:0:0\n");
+    }
+
+    fn dir_names(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn journaled_outputs_are_verified() {
+        type Edit = fn(&Path, &Path);
+        let cases: [(&str, Edit, &str); 5] = [
+            ("deleted", |o, _| fs::remove_file(o).unwrap(), "missing"),
+            ("truncated", |o, _| fs::write(o, b"a\n").unwrap(), "2 bytes"),
+            (
+                "appended to",
+                |o, _| fs::write(o, b"a\nb\nc\n").unwrap(),
+                "6 bytes",
+            ),
+            (
+                "same size, other bytes",
+                |o, _| fs::write(o, b"a\nc\n").unwrap(),
+                "sha256",
+            ),
+            (
+                "replaced by a symlink",
+                |o, root| {
+                    let copy = root.join("copy");
+                    fs::copy(o, &copy).unwrap();
+                    fs::remove_file(o).unwrap();
+                    std::os::unix::fs::symlink(&copy, o).unwrap();
+                },
+                "symbolic link",
+            ),
+        ];
+        for (case, edit, expected) in cases {
+            let root = tempfile::tempdir().unwrap();
+            let (l, _) = interrupted(root.path());
+            edit(&l.output(FileKind::Data, 1), root.path());
+            let err = resumed(&l).unwrap_err().to_string();
+            assert!(
+                err.contains("Z9000_0001.ndjson") && err.contains(expected),
+                "{case}: {err}"
+            );
+            // Refused untouched: the part still waits.
+            assert!(l.finished_part(3, FileKind::Data).exists(), "{case}");
+        }
+    }
+
+    #[test]
+    fn outputs_the_journal_does_not_account_for_are_removed_and_refetched() {
+        let root = tempfile::tempdir().unwrap();
+        let (l, _) = interrupted(root.path());
+        // Output 2 published, but the journal line was cut off; its claim
+        // was released. A foreign copy of output 1 sits as output 7.
+        fs::write(l.output(FileKind::Data, 2), b"d\n").unwrap();
+        fs::copy(l.output(FileKind::Data, 1), l.output(FileKind::Data, 7)).unwrap();
+        let done = resumed(&l).unwrap();
+        assert_eq!(done, HashSet::from([1, 2, 3]));
+        assert!(!l.output(FileKind::Data, 2).exists());
+        assert!(!l.output(FileKind::Data, 7).exists());
+        assert!(l.output(FileKind::Data, 1).exists());
+    }
+
+    #[test]
+    fn a_standalone_aggregation_refuses_what_it_cannot_fetch_again() {
+        let root = tempfile::tempdir().unwrap();
+        let (l, _) = interrupted(root.path());
+        fs::write(l.output(FileKind::Data, 2), b"d\n").unwrap();
+        let err = recover_aggregation(&l).unwrap_err().to_string();
+        assert!(
+            err.contains(".journal") && err.contains("Z9000_0002.ndjson"),
+            "{err}"
+        );
+        assert!(l.output(FileKind::Data, 2).exists(), "refused untouched");
+        // An earlier aggregation's outputs (no journal) are taken as they are.
+        fs::remove_file(l.journal()).unwrap();
+        recover_aggregation(&l).unwrap();
+    }
+
+    #[test]
+    fn a_completed_job_is_verified_against_its_record() {
+        let root = tempfile::tempdir().unwrap();
+        let l = layout(root.path());
+        let (lock, _) = open_job(&l, &meta(), false).unwrap();
+        let output = publish(&l, 1, b"a\n", &["tmp_000001.ndjson"]);
+        lock.seal(&[output]).unwrap();
+        fs::remove_file(l.journal()).unwrap();
+        fs::remove_dir(l.streaming()).unwrap();
+        // A stray left in finished/ does not make it look unfinished.
+        fs::write(l.finished().join("notes.txt"), b"keep").unwrap();
+        drop(lock);
+        assert_eq!(open_job(&l, &meta(), true).unwrap().1, JobState::Completed);
+
+        fs::write(l.output(FileKind::Data, 1), b"b\n").unwrap();
+        let err = open_job(&l, &meta(), true).unwrap_err().to_string();
+        assert!(
+            err.contains("Z9000_0001.ndjson") && err.contains("sha256"),
+            "{err}"
+        );
+        fs::write(l.output(FileKind::Data, 1), b"a\n").unwrap();
+        fs::write(l.output(FileKind::Data, 2), b"x\n").unwrap();
+        let err = open_job(&l, &meta(), true).unwrap_err().to_string();
+        assert!(
+            err.contains("Z9000_0002.ndjson") && err.contains("not one of"),
+            "{err}"
+        );
     }
 }

@@ -513,7 +513,10 @@ impl JobSupervisor {
     fn report(&mut self, status: JobStatus, ctx: &mut Context<Self>) {
         let layout = self.layout.clone();
         let completed = status.is_completed();
-        let work = spawn_holding(self.lock.clone(), move || list_outputs(&layout, completed));
+        let lock = self.lock.clone();
+        let work = spawn_holding(self.lock.clone(), move || {
+            list_outputs(&layout, completed.then_some(lock.as_deref()).flatten())
+        });
         ctx.spawn(work.into_actor(self).map(move |listed, act, ctx| {
             let (status, outputs, strays) = match listed {
                 Ok(Ok((outputs, strays))) => (status, outputs, strays),
@@ -617,11 +620,21 @@ fn remove_working_files(layout: &JobLayout) -> Result<()> {
 }
 
 /// The job's outputs from the journal (data first, by number) and the stray
-/// files left in `finished/`. A completed job's journal is removed: its directory
+/// files left in `finished/`. A completed job (`completed` holds its lock)
+/// records its outputs in its lock file and removes its journal: its directory
 /// then holds the outputs only. Blocking.
-fn list_outputs(layout: &JobLayout, completed: bool) -> Result<(Vec<JobOutput>, Vec<String>)> {
+fn list_outputs(
+    layout: &JobLayout,
+    completed: Option<&JobLock>,
+) -> Result<(Vec<JobOutput>, Vec<String>)> {
+    let sealed = match completed {
+        Some(lock) => lock.meta()?.and_then(|meta| meta.completed),
+        None => None,
+    };
     let outputs = if layout.journal().exists() {
         journal::outputs(layout)?
+    } else if let Some(sealed) = sealed {
+        sealed
     } else {
         recovery::existing_outputs(layout)?
     };
@@ -632,7 +645,8 @@ fn list_outputs(layout: &JobLayout, completed: bool) -> Result<(Vec<JobOutput>, 
         }
         strays.sort();
     }
-    if completed {
+    if let Some(lock) = completed {
+        lock.seal(&outputs)?;
         journal::remove(layout)?;
     }
     Ok((outputs, strays))
@@ -718,6 +732,7 @@ impl Handler<RunJob> for JobSupervisor {
             batch_size: self.config.batch_size(),
             boot_id: crate::lock::boot_id().map(str::to_owned),
             sync_parts: layout.sync_parts(),
+            completed: None,
         };
         let resume = self.config.resume();
         let work =

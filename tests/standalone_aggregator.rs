@@ -115,3 +115,68 @@ async fn finishes_at_once_when_streaming_is_already_gone() {
         b"{\"id\":1}\n"
     );
 }
+
+#[actix::test]
+async fn the_size_cap_counts_the_newlines_the_combine_adds() {
+    let root = tempfile::tempdir().unwrap();
+    let cfg = config(root.path()).max_bytes(1000).build().unwrap();
+    let layout = cfg.layout();
+    fs::create_dir_all(layout.finished()).unwrap();
+    // Parts of 100 bytes without a final newline: ten fill 1000 bytes, and
+    // 1010 once their newlines are added.
+    for i in 0..40 {
+        let record = format!("{{\"id\":\"p{i:03}\",\"pad\":\"{}\"}}", "x".repeat(78));
+        assert_eq!(record.len(), 100);
+        fs::write(layout.finished().join(format!("tmp_w{i}.ndjson")), record).unwrap();
+    }
+    let aggregator = Aggregator::new(&cfg)
+        .watch(Duration::from_secs(3600))
+        .start();
+    aggregator.send(AwaitCompletion).await.unwrap().unwrap();
+    let mut ids = HashSet::new();
+    for output in journal::outputs(&layout).unwrap() {
+        assert!(
+            output.bytes <= 1000,
+            "{}: {} bytes",
+            output.file,
+            output.bytes
+        );
+        let body = fs::read_to_string(layout.job_dir().join(&output.file)).unwrap();
+        assert_eq!(body.len() as u64, output.bytes);
+        for line in body.lines() {
+            assert!(ids.insert(line[7..11].to_owned()), "duplicate {line}");
+        }
+    }
+    assert_eq!(ids.len(), 40);
+}
+
+#[actix::test]
+async fn a_symlinked_finished_directory_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let cfg = config(root.path()).max_bytes(1000).build().unwrap();
+    let layout = cfg.layout();
+    fs::create_dir_all(layout.job_dir()).unwrap();
+    let elsewhere = root.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::write(elsewhere.join("tmp_a.ndjson"), b"{\"id\":1}\n").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, layout.finished()).unwrap();
+    let aggregator = Aggregator::new(&cfg)
+        .watch(Duration::from_secs(3600))
+        .start();
+    let err = aggregator
+        .send(AwaitCompletion)
+        .await
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("finished") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert_eq!(
+        dir_names(&elsewhere),
+        ["tmp_a.ndjson"],
+        "nothing outside touched"
+    );
+    assert_eq!(dir_names(layout.job_dir()), ["finished"]);
+}
