@@ -108,6 +108,19 @@ struct Args {
     /// Patients whose pages also carry non-EOB entries.
     #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
     foreign_entries: Vec<String>,
+    /// Patients whose pages link a next page forever.
+    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    endless_next: Vec<String>,
+    /// Patients whose pages link a next page forever, each padded to
+    /// --huge-page-mb by one more EOB.
+    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    huge_pages: Vec<String>,
+    /// Size of huge pages, in MiB.
+    #[arg(long, default_value_t = 30)]
+    huge_page_mb: u64,
+    /// Patients whose last page links back to the first.
+    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    repeated_next: Vec<String>,
     /// Accept requests without a BULK-JOB-ID header.
     #[arg(long)]
     no_job_id: bool,
@@ -160,6 +173,12 @@ fn main() -> std::io::Result<()> {
             FaultKind::OffOrigin(args.off_origin_base.clone()),
         ),
         (&args.foreign_entries, FaultKind::ForeignEntries),
+        (&args.endless_next, FaultKind::EndlessNext),
+        (
+            &args.huge_pages,
+            FaultKind::HugePages(args.huge_page_mb * 1024 * 1024),
+        ),
+        (&args.repeated_next, FaultKind::RepeatedNext),
     ];
     for (patients, kind) in faults {
         for spec in patients {

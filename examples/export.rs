@@ -81,7 +81,7 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
         .parts_only(args.parts_only)
         .build()?;
     let source = args.source.source(&args.job, &args.job_id)?;
-    let (expected, beneficiaries) = args.source.beneficiaries(&args.job)?;
+    let (expected, beneficiaries) = args.source.beneficiaries(&args.job).await?;
     let job_dir = config.layout().job_dir().to_owned();
     let supervisor = JobSupervisor::new(config, source).start();
     let job = supervisor.send(RunJob::new(beneficiaries));

@@ -31,6 +31,16 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(config.backoff_base(), bfd::DEFAULT_BACKOFF_BASE);
     assert_eq!(config.backoff_max(), bfd::DEFAULT_BACKOFF_MAX);
     assert_eq!(config.max_response_bytes(), bfd::DEFAULT_MAX_RESPONSE_BYTES);
+    assert_eq!(
+        config.max_beneficiary_bytes(),
+        bfd::DEFAULT_MAX_BENEFICIARY_BYTES
+    );
+    assert_eq!(config.max_pages(), bfd::DEFAULT_MAX_PAGES);
+    // A sane bound: a few hundred MiB at most, above any one page.
+    const {
+        assert!(bfd::DEFAULT_MAX_BENEFICIARY_BYTES <= 512 << 20);
+        assert!(bfd::DEFAULT_MAX_BENEFICIARY_BYTES > bfd::DEFAULT_MAX_RESPONSE_BYTES);
+    }
     assert_eq!(config.ca_cert(), None);
     assert_eq!(config.client_cert(), None);
 }
@@ -103,6 +113,12 @@ fn bad_values_are_refused_with_the_setting_named() {
             "max_response_bytes",
             "at least 1",
         ),
+        (
+            https().max_beneficiary_bytes(0),
+            "max_beneficiary_bytes",
+            "at least 1",
+        ),
+        (https().max_pages(0), "max_pages", "at least 1"),
         (
             https().client_cert("c.pem"),
             "client_key",
@@ -201,4 +217,53 @@ fn unusable_certificate_files_are_refused_when_the_source_is_built() {
             .client_key(&files.client_key),
     )
     .unwrap();
+}
+
+#[test]
+fn pem_files_are_read_only_up_to_their_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = TestPki::generate("limits").write(dir.path()).unwrap();
+    // Sparse: a file one byte over the limit costs no disk.
+    let big = dir.path().join("big.pem");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(bfd::MAX_PEM_BYTES + 1)
+        .unwrap();
+    let zero = std::path::Path::new("/dev/zero");
+    let https = || BfdConfig::builder("https://127.0.0.1:8443");
+    let cases = [
+        (https().ca_cert(zero), "ca_cert", zero),
+        (https().ca_cert(&big), "ca_cert", big.as_path()),
+        (
+            https()
+                .ca_cert(&files.ca_cert)
+                .client_cert(&big)
+                .client_key(&files.client_key),
+            "client_cert",
+            big.as_path(),
+        ),
+        (
+            https()
+                .ca_cert(&files.ca_cert)
+                .client_cert(&files.client_cert)
+                .client_key(zero),
+            "client_key",
+            zero,
+        ),
+    ];
+    for (builder, field, path) in cases {
+        match BfdSource::new(builder.build().unwrap()) {
+            Err(Error::Config { field: got, reason }) => {
+                assert_eq!(got, field, "{reason}");
+                assert_eq!(
+                    reason,
+                    format!(
+                        "{}: larger than 1048576 bytes, the limit for a PEM file",
+                        path.display()
+                    )
+                );
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
 }

@@ -126,28 +126,104 @@ async fn exports_over_mutual_tls_from_a_patients_file() {
 fn flags_that_make_no_sense_are_refused() {
     let root = tempfile::tempdir().unwrap();
     let root_arg = root.path().to_str().unwrap().to_owned();
-    let cases: [(&[&str], &str); 4] = [
+    let dir = tempfile::tempdir().unwrap();
+    let files = TestPki::generate("flags").write(dir.path()).unwrap();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    // Sparse: one byte over the PEM limit, costing no disk.
+    let big_pem = dir.path().join("big.pem");
+    std::fs::File::create(&big_pem)
+        .unwrap()
+        .set_len(claims_aggregator::source::bfd::MAX_PEM_BYTES + 1)
+        .unwrap();
+    let repeated = dir.path().join("repeated.txt");
+    std::fs::write(&repeated, "-1\n-2\n\n-3\n  -2 \n-1\n").unwrap();
+    let long_line = dir.path().join("long.txt");
+    std::fs::write(&long_line, format!("-1\n{}\n", "9".repeat(1025))).unwrap();
+    let bfd = |flags: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = ["--source", "bfd", "--bfd-url", "https://127.0.0.1:1"]
+            .map(String::from)
+            .to_vec();
+        args.extend(flags.iter().map(|f| f.to_string()));
+        args
+    };
+    let owned = |flags: &[&str]| flags.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+    let cases: Vec<(Vec<String>, Vec<String>)> = vec![
         (
-            &["--source", "bfd", "--bfd-url", "http://bfd.example"],
-            "invalid config: base_url: \"http://bfd.example\": plain http is only allowed to a loopback host",
+            owned(&["--source", "bfd", "--bfd-url", "http://bfd.example"]),
+            owned(&["invalid config: base_url: \"http://bfd.example\": plain http is only allowed to a loopback host"]),
         ),
-        (&["--since", "2020-01-01"], "--since needs --source bfd"),
+        (owned(&["--since", "2020-01-01"]), owned(&["--since needs --source bfd"])),
         (
-            &["--source", "bfd", "--ca-cert", "/nonexistent/ca.pem", "--bfd-url", "https://127.0.0.1:1"],
-            "read /nonexistent/ca.pem",
+            bfd(&["--ca-cert", "/nonexistent/ca.pem"]),
+            owned(&["--ca-cert /nonexistent/ca.pem: read /nonexistent/ca.pem"]),
         ),
         (
-            &["--patients", "/nonexistent/ids.txt"],
-            "--patients /nonexistent/ids.txt",
+            bfd(&["--ca-cert", "/dev/zero"]),
+            owned(&["--ca-cert /dev/zero: ", "larger than 1048576 bytes, the limit for a PEM file"]),
+        ),
+        (
+            bfd(&["--ca-cert", &path(&big_pem)]),
+            vec![format!("--ca-cert {}: ", big_pem.display()), "larger than 1048576 bytes".into()],
+        ),
+        (
+            bfd(&[
+                "--ca-cert",
+                &path(&files.ca_cert),
+                "--client-cert",
+                "/dev/zero",
+                "--client-key",
+                &path(&files.client_key),
+            ]),
+            owned(&["--client-cert /dev/zero: ", "larger than 1048576 bytes"]),
+        ),
+        (
+            bfd(&[
+                "--ca-cert",
+                &path(&files.ca_cert),
+                "--client-cert",
+                &path(&files.client_cert),
+                "--client-key",
+                "/dev/zero",
+            ]),
+            owned(&["--client-key /dev/zero: ", "larger than 1048576 bytes"]),
+        ),
+        (
+            owned(&["--patients", "/nonexistent/ids.txt"]),
+            owned(&["--patients /nonexistent/ids.txt"]),
+        ),
+        (
+            owned(&["--patients", "/dev/zero"]),
+            owned(&["--patients /dev/zero: line 1 is longer than 1024 bytes"]),
+        ),
+        (
+            owned(&["--patients", &path(&long_line)]),
+            vec![format!("--patients {}: line 2 is longer than 1024 bytes", long_line.display())],
+        ),
+        (
+            owned(&["--patients", &path(&repeated)]),
+            vec![format!(
+                "--patients {}: line 5 repeats beneficiary id \"-2\" of line 2: each \
+                 beneficiary must be listed once",
+                repeated.display()
+            )],
         ),
     ];
     for (flags, words) in cases {
         let mut args = vec!["--root".to_owned(), root_arg.clone()];
-        args.extend(flags.iter().map(|f| f.to_string()));
+        args.extend(flags.iter().cloned());
+        let started = std::time::Instant::now();
         let output = run(&args);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{flags:?}");
-        assert!(stderr.contains(words), "{flags:?}: {stderr}");
+        for word in &words {
+            assert!(stderr.contains(word.as_str()), "{flags:?}: {stderr}");
+        }
+        // Refused before reading much: /dev/zero never ends.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{flags:?} took {:?}",
+            started.elapsed()
+        );
     }
     assert_eq!(
         std::fs::read_dir(root.path()).unwrap().count(),

@@ -1,7 +1,8 @@
 //! Retries: 500s and 429s are retried with backoff (429 honouring
-//! `Retry-After`, capped) until every EOB has arrived exactly once; attempts are
-//! bounded; client errors are not retried; refused connections are retried and
-//! then reported.
+//! `Retry-After`) until every EOB has arrived exactly once; a `Retry-After`
+//! longer than the longest allowed wait ends the beneficiary as `throttled` at
+//! once; attempts are bounded; client errors are not retried; refused
+//! connections are retried and then reported.
 
 mod bfd_support;
 
@@ -87,29 +88,60 @@ async fn throttling_is_retried_after_what_retry_after_says() {
 }
 
 #[actix::test]
-async fn retry_after_is_capped_by_the_longest_backoff() {
+async fn a_retry_after_longer_than_the_longest_wait_ends_as_throttled_at_once() {
     let claims = synthetic(21, 5.0);
-    let patient = patients_with_pages(&claims, 2, 2, 1).remove(0);
+    let patients = common::beneficiaries(6);
+    let (throttled, unavailable) = (&patients[1], &patients[4]);
     let stub = StubServer::start(StubConfig {
-        throttle_every: Some(2),
-        retry_after_secs: 3600,
+        retry_after_secs: 999_999,
         ..stub_config(claims.clone())
+            .fault(throttled, Fault::new(FaultKind::Status(429)))
+            .fault(unavailable, Fault::new(FaultKind::Status(503)))
     })
     .unwrap();
-    let bfd = source(
-        client(&stub.url())
-            .page_size(2)
-            .backoff_max(Duration::from_millis(50)),
-    );
     let started = Instant::now();
-    let got = fetch(&bfd, &patient).await.unwrap();
-    assert_same_lines(&got, &expected(&claims, &patient, Some(EARLIEST), None));
-    assert!(stub.stats().snapshot().throttled >= 1);
+    let run = export(
+        source(
+            client(&stub.url())
+                .max_attempts(5)
+                .backoff_max(Duration::from_millis(50)),
+        ),
+        &patients,
+        2,
+        2,
+    )
+    .await;
+    // Given up at the first answer: no wait, no second request.
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(20),
         "{:?}",
         started.elapsed()
     );
+    let mut failed = vec![throttled.clone(), unavailable.clone()];
+    failed.sort();
+    assert_eq!(run.failed(), failed);
+    for (patient, status) in [
+        (throttled, "HTTP 429 Too Many Requests"),
+        (unavailable, "HTTP 503 Service Unavailable"),
+    ] {
+        assert_eq!(stub.stats().requests_for(patient), 1, "{patient}");
+        let (code, text) = issue(run.error_of(patient));
+        assert_eq!(code, "throttled", "{text}");
+        assert!(
+            text.contains(&format!(
+                "beneficiary {patient}: throttled: server asked to wait 999999 s, \
+                 longer than backoff_max allows (50 ms)"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(status), "{text}");
+    }
+    let want: Vec<String> = patients
+        .iter()
+        .filter(|p| !failed.contains(p))
+        .flat_map(|p| expected(&claims, p, Some(EARLIEST), None))
+        .collect();
+    assert_same_lines(&run.data, &want);
     stub.stop().await;
 }
 
@@ -117,12 +149,14 @@ async fn retry_after_is_capped_by_the_longest_backoff() {
 async fn attempts_are_bounded_and_client_errors_are_not_retried() {
     let claims = synthetic(21, 5.0);
     let patients = common::beneficiaries(4);
-    let stub = StubServer::start(
-        stub_config(claims.clone())
+    // `Retry-After: 0`: within the longest wait, so the attempts run out.
+    let stub = StubServer::start(StubConfig {
+        retry_after_secs: 0,
+        ..stub_config(claims.clone())
             .fault(&*patients[0], Fault::new(FaultKind::Status(503)))
             .fault(&*patients[1], Fault::new(FaultKind::Status(429)))
-            .fault(&*patients[2], Fault::new(FaultKind::Status(403))),
-    )
+            .fault(&*patients[2], Fault::new(FaultKind::Status(403)))
+    })
     .unwrap();
     let bfd = source(client(&stub.url()).max_attempts(4));
     let cases = [

@@ -18,8 +18,9 @@
 //! advance), and chosen patients get a 404, a fixed status, slow answers, a
 //! body that is not JSON, not a Bundle, cut JSON, a connection cut mid-body, an
 //! oversized body (declared or chunked), an off-origin `next` link, or non-EOB
-//! entries — each from a chosen page on. Counters ([`StubStats`]) let tests
-//! check what the client really did.
+//! entries, `next` links that never end (with huge pages or empty ones) or
+//! that lead back to the first page — each from a chosen page on. Counters
+//! ([`StubStats`]) let tests check what the client really did.
 
 #![allow(dead_code)]
 
@@ -52,6 +53,9 @@ const CUT_PAUSE: Duration = Duration::from_millis(20);
 /// Size of the chunks of an oversized body.
 const PADDING_CHUNK: usize = 64 * 1024;
 
+/// Stands for the narrative of a huge page's padding EOB until it is streamed.
+const PADDING_MARK: &str = "@@stub-padding@@";
+
 /// What goes wrong for one patient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultKind {
@@ -79,6 +83,15 @@ pub enum FaultKind {
     OffOrigin(String),
     /// Every page also carries a `Patient` and an `OperationOutcome` entry.
     ForeignEntries,
+    /// Every page links a next page, past the patient's last EOB and forever
+    /// (pages past it are empty).
+    EndlessNext,
+    /// Every page links a next page forever, and carries one more EOB whose
+    /// narrative pads the page to this many bytes (sent with its
+    /// `Content-Length`): a server that would fill the client's memory.
+    HugePages(u64),
+    /// The last page's `next` link leads back to the first page.
+    RepeatedNext,
 }
 
 /// A fault for one patient, from page `from_page` (0-based) on.
@@ -440,9 +453,13 @@ impl Stub {
             Some(FaultKind::OffOrigin(elsewhere)) => {
                 Some(page_url(elsewhere, &search, search.start + search.count))
             }
+            Some(FaultKind::EndlessNext | FaultKind::HugePages(_)) => {
+                Some(page_url(&base, &search, search.start + search.count))
+            }
             _ if search.start + search.count < total => {
                 Some(page_url(&base, &search, search.start + search.count))
             }
+            Some(FaultKind::RepeatedNext) => Some(page_url(&base, &search, 0)),
             _ => None,
         };
         let last_start = total.saturating_sub(1) / search.count * search.count;
@@ -453,6 +470,14 @@ impl Stub {
             ("last", Some(page_url(&base, &search, last_start))),
         ];
         let foreign = matches!(fault, Some(FaultKind::ForeignEntries));
+        let padded;
+        let page_eobs = match fault {
+            Some(FaultKind::HugePages(_)) => {
+                padded = [page_eobs, &[padding_eob(&search.patient, page)]].concat();
+                &padded[..]
+            }
+            _ => page_eobs,
+        };
         let mut body = bundle(&search.patient, page, total, &links, page_eobs, foreign);
         if self.config.pretty {
             body = pretty(&body);
@@ -476,6 +501,21 @@ impl Stub {
             Some(FaultKind::CutJson) => {
                 body.truncate(body.len() / 2);
                 response().body(body)
+            }
+            Some(FaultKind::HugePages(size)) => {
+                let (head, tail) = body
+                    .split_once(PADDING_MARK)
+                    .expect("the padding EOB is in the page");
+                let padding = size.saturating_sub((head.len() + tail.len()) as u64);
+                let (head, tail) = (Bytes::from(head.to_owned()), Bytes::from(tail.to_owned()));
+                let length = (head.len() + tail.len()) as u64 + padding;
+                response().no_chunking(length).streaming(padded_body(
+                    head,
+                    b'x',
+                    padding,
+                    tail,
+                    self.stats.clone(),
+                ))
             }
             Some(FaultKind::Truncated) => {
                 let bytes = Bytes::from(body);
@@ -601,24 +641,55 @@ fn padded_bundle(size: u64, stats: Arc<StubStats>) -> impl Stream<Item = Result<
     const HEAD: &str = "{\"resourceType\":\"Bundle\",";
     const TAIL: &str = "\"type\":\"searchset\"}";
     let padding = size.saturating_sub((HEAD.len() + TAIL.len()) as u64);
-    let spaces = Bytes::from(vec![b' '; PADDING_CHUNK]);
+    padded_body(
+        Bytes::from_static(HEAD.as_bytes()),
+        b' ',
+        padding,
+        Bytes::from_static(TAIL.as_bytes()),
+        stats,
+    )
+}
+
+/// `head`, `padding` bytes of `fill`, `tail`: produced chunk by chunk as the
+/// connection takes them, so that the stub holds no large body itself.
+fn padded_body(
+    head: Bytes,
+    fill: u8,
+    padding: u64,
+    tail: Bytes,
+    stats: Arc<StubStats>,
+) -> impl Stream<Item = Result<Bytes, io::Error>> {
+    let filler = Bytes::from(vec![fill; PADDING_CHUNK]);
     let chunks = stream::unfold((0u8, padding), move |(state, left)| {
-        let spaces = spaces.clone();
+        let filler = filler.clone();
         let stats = stats.clone();
+        let (head, tail) = (head.clone(), tail.clone());
         async move {
             match state {
-                0 => Some((Bytes::from_static(HEAD.as_bytes()), (1, left))),
+                0 => Some((head, (1, left))),
                 1 if left > 0 => {
                     let n = left.min(PADDING_CHUNK as u64);
                     stats.padding_bytes.fetch_add(n, Relaxed);
-                    Some((spaces.slice(..n as usize), (1, left - n)))
+                    Some((filler.slice(..n as usize), (1, left - n)))
                 }
-                1 => Some((Bytes::from_static(TAIL.as_bytes()), (2, 0))),
+                1 => Some((tail, (2, 0))),
                 _ => None,
             }
         }
     });
     chunks.map(Ok)
+}
+
+/// The EOB that pads page `page` of a huge-page patient: its narrative is
+/// [`PADDING_MARK`], replaced by the padding while the page is sent. Its
+/// billing period passes the client's date filter, so the client keeps it.
+fn padding_eob(patient: &str, page: usize) -> Resource {
+    Resource::from_value(&serde_json::json!({
+        "resourceType": "ExplanationOfBenefit",
+        "id": format!("stub-huge-{patient}-{page}"),
+        "billablePeriod": { "start": "2024-01-01", "end": "2024-01-31" },
+        "text": { "status": "generated", "div": PADDING_MARK },
+    }))
 }
 
 /// The day of `meta.lastUpdated` (`YYYY-MM-DD`), read from the compact text.

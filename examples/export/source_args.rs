@@ -2,11 +2,21 @@
 //! options, and where beneficiary ids come from (`--patients FILE`).
 
 use std::error::Error;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use claims_aggregator::source::bfd::DEFAULT_PAGE_SIZE;
 use claims_aggregator::{BfdConfig, BfdSource, ClaimsSource};
+
+/// Longest line of a `--patients` file, in bytes: a FHIR id has at most 64
+/// characters, the rest is room for surrounding blanks. A file without line
+/// breaks (`/dev/zero`) fails here, after reading this much.
+pub const MAX_PATIENTS_LINE_BYTES: usize = 1024;
+
+/// Largest `--patients` file: the ids are held to refuse a repeated one before
+/// the job starts; 256 MiB is some 15 million ids of BFD's length.
+pub const MAX_PATIENTS_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 use super::job_args::JobArgs;
 
@@ -33,7 +43,8 @@ pub struct SourceArgs {
     /// http only to a loopback host [default: http://127.0.0.1:8080].
     #[arg(long)]
     pub bfd_url: Option<String>,
-    /// File of beneficiary ids, one a line [default: --beneficiaries generated ids].
+    /// File of beneficiary ids, one a line, each listed once (at most 1 KiB a
+    /// line, 256 MiB in all) [default: --beneficiaries generated ids].
     #[arg(long, value_name = "FILE")]
     pub patients: Option<PathBuf>,
     /// Only claims updated since then (`_lastUpdated=ge…`): 2020-02-13 or
@@ -88,32 +99,121 @@ impl SourceArgs {
         if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
             config = config.client_cert(cert).client_key(key);
         }
-        Ok(Arc::new(BfdSource::new(config.build()?)?))
+        // PEM files are small (bounded by MAX_PEM_BYTES), so reading them here
+        // does not hold up the arbiter.
+        let source = BfdSource::new(config.build()?).map_err(|e| self.name_the_flag(e))?;
+        Ok(Arc::new(source))
     }
 
-    /// How many beneficiaries, and their ids: from `--patients` (read now, so
-    /// that a bad file stops the job before it starts), or generated.
-    pub fn beneficiaries(
+    /// Prefixes an error about a PEM file with its flag and file: the library
+    /// names its setting (`ca_cert`), the user gave `--ca-cert FILE`.
+    fn name_the_flag(&self, error: claims_aggregator::Error) -> Box<dyn Error> {
+        let flags = [
+            ("--ca-cert", "ca_cert", &self.ca_cert),
+            ("--client-cert", "client_cert", &self.client_cert),
+            ("--client-key", "client_key", &self.client_key),
+        ];
+        let named = flags.iter().find(|(_, setting, file)| match &error {
+            claims_aggregator::Error::Config { field, .. } => field == setting,
+            claims_aggregator::Error::Io { path, .. } => file.as_deref() == Some(path.as_path()),
+            _ => false,
+        });
+        match named {
+            Some((flag, _, Some(file))) => format!("{flag} {}: {error}", file.display()).into(),
+            _ => error.into(),
+        }
+    }
+
+    /// How many beneficiaries, and their ids: from `--patients` (read now, on
+    /// a blocking thread, so that a bad file stops the job before it starts),
+    /// or generated.
+    pub async fn beneficiaries(
         &self,
         job: &JobArgs,
     ) -> Result<(u64, Box<dyn Iterator<Item = String> + Send>), String> {
-        let Some(path) = &self.patients else {
+        let Some(path) = self.patients.clone() else {
             return Ok((job.beneficiaries, Box::new(job.beneficiary_ids())));
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("--patients {}: {e}", path.display()))?;
-        let ids: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if ids.is_empty() {
-            return Err(format!(
-                "--patients {}: no beneficiary id in it",
-                path.display()
-            ));
-        }
+        let ids = actix_rt::task::spawn_blocking(move || read_patients(&path))
+            .await
+            .map_err(|e| format!("--patients: reading the file failed: {e}"))??;
         Ok((ids.len() as u64, Box::new(ids.into_iter())))
     }
+}
+
+/// The beneficiary ids of a `--patients` file, one a line (blank lines and
+/// surrounding blanks ignored), in file order. Refuses a file or a line over
+/// its limit ([`MAX_PATIENTS_FILE_BYTES`], [`MAX_PATIENTS_LINE_BYTES`]), text
+/// that is not UTF-8 or holds control characters, no id at all, and an id
+/// listed twice (its claims would be written twice). Blocking.
+pub fn read_patients(path: &Path) -> Result<Vec<String>, String> {
+    let refuse = |what: String| format!("--patients {}: {what}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| refuse(e.to_string()))?;
+    let mut reader = BufReader::new(file);
+    let mut ids = Vec::new();
+    // The line of each id, for the message about a repeated one.
+    let mut lines: Vec<u32> = Vec::new();
+    let mut line = Vec::with_capacity(MAX_PATIENTS_LINE_BYTES + 1);
+    let (mut number, mut total) = (0u32, 0u64);
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(MAX_PATIENTS_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| refuse(e.to_string()))?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        total += read as u64;
+        if total > MAX_PATIENTS_FILE_BYTES {
+            return Err(refuse(format!(
+                "larger than {MAX_PATIENTS_FILE_BYTES} bytes, the limit for a patients file"
+            )));
+        }
+        let content = line.strip_suffix(b"\n").unwrap_or(&line);
+        if content.len() > MAX_PATIENTS_LINE_BYTES {
+            return Err(refuse(format!(
+                "line {number} is longer than {MAX_PATIENTS_LINE_BYTES} bytes \
+                 (one beneficiary id a line)"
+            )));
+        }
+        let text = std::str::from_utf8(content)
+            .map_err(|e| refuse(format!("line {number} is not UTF-8 text: {e}")))?;
+        let id = text.trim();
+        if id.is_empty() {
+            continue;
+        }
+        if let Some(c) = id.chars().find(|c| c.is_control()) {
+            return Err(refuse(format!(
+                "line {number}: the id {id:?} holds the control character {c:?}"
+            )));
+        }
+        ids.push(id.to_owned());
+        lines.push(number);
+    }
+    if ids.is_empty() {
+        return Err(refuse("no beneficiary id in it".into()));
+    }
+    if let Some((first, again)) = first_repeat(&ids) {
+        return Err(refuse(format!(
+            "line {} repeats beneficiary id {:?} of line {}: each beneficiary must be \
+             listed once, or its claims would be written twice",
+            lines[again], ids[again], lines[first]
+        )));
+    }
+    Ok(ids)
+}
+
+/// The indices of the earliest repeat in `ids` — `(first, again)`, with `again`
+/// as small as possible — found by sorting indices (four bytes an id) rather
+/// than hashing the ids.
+fn first_repeat(ids: &[String]) -> Option<(usize, usize)> {
+    let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]).then(a.cmp(&b)));
+    order
+        .windows(2)
+        .filter(|pair| ids[pair[0] as usize] == ids[pair[1] as usize])
+        .map(|pair| (pair[0] as usize, pair[1] as usize))
+        .min_by_key(|&(_, again)| again)
 }

@@ -12,7 +12,10 @@
 //! BFD answers with a FHIR `Bundle` (searchset) of at most `_count` entries; its
 //! `link` with `relation: next` is the next page. Every page is fetched before
 //! [`ClaimsSource::fetch`] answers, so a beneficiary contributes either all of
-//! its claims or one `OperationOutcome`, never half of them.
+//! its claims or one `OperationOutcome`, never half of them. What one
+//! beneficiary may make a fetcher hold is therefore bounded:
+//! [`BfdConfigBuilder::max_beneficiary_bytes`] of bodies in all, over at most
+//! [`BfdConfigBuilder::max_pages`] pages.
 //!
 //! # Why `reqwest`
 //!
@@ -43,7 +46,10 @@
 //! - Connection errors, timeouts, cut-off bodies, `5xx` and `429` are retried,
 //!   at most [`BfdConfigBuilder::max_attempts`] attempts per page, waiting
 //!   `base × 2ⁿ` (capped, with jitter) between attempts, or what `Retry-After`
-//!   says when that is longer (capped the same way).
+//!   says when that is longer. A `Retry-After` longer than
+//!   [`BfdConfigBuilder::backoff_max`] ends the beneficiary at once as
+//!   `throttled` (`server asked to wait N s`), rather than after a wait that the
+//!   server said would be too short.
 //! - `404` on the first page means the beneficiary has no claims (no data, no
 //!   error). Any other failure is a [`SourceError`] for that beneficiary: the
 //!   fetcher writes it as one `OperationOutcome` and goes on. Its message names
@@ -51,7 +57,13 @@
 //!   `transient`, `throttled`, `security`, `structure`, `incomplete`,
 //!   `too-costly`, `processing`, `not-found`).
 //! - A body larger than [`BfdConfigBuilder::max_response_bytes`] is refused from
-//!   its `Content-Length`, or cut off while streaming when it has none.
+//!   its `Content-Length`, or cut off while streaming when it has none; so is a
+//!   body that would take the beneficiary past
+//!   [`BfdConfigBuilder::max_beneficiary_bytes`] (`too-costly`). More than
+//!   [`BfdConfigBuilder::max_pages`] pages are `too-costly` too, and a `next`
+//!   link back to a page already fetched is a `processing` error: a server that
+//!   never stops paging cannot keep a fetcher.
+//! - PEM files are read up to [`MAX_PEM_BYTES`].
 //!
 //! # Filtering, as AB2D does
 //!
@@ -113,9 +125,20 @@ pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// (BFD's EOBs are a few KB to a few tens of KB each).
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Most pages followed for one beneficiary: a server that keeps inventing new
-/// `next` links cannot keep a fetcher forever.
-pub const MAX_PAGES: usize = 10_000;
+/// Default most pages followed for one beneficiary: with the default page
+/// size, 50,000 EOBs, far above any beneficiary's claims since 2020, while a
+/// server that keeps sending `next` links cannot keep a fetcher forever.
+pub const DEFAULT_MAX_PAGES: u32 = 1_000;
+
+/// Default most bytes of pages received for one beneficiary: 256 MiB. A
+/// beneficiary's claims are held until its last page (it contributes all of them
+/// or none), so this bounds what one beneficiary can make a fetcher hold,
+/// whatever a server sends.
+pub const DEFAULT_MAX_BENEFICIARY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Largest PEM file read (`ca_cert`, `client_cert`, `client_key`): a CA bundle
+/// of a few hundred certificates fits; `/dev/zero` fails at once.
+pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 /// The header that tells BFD which bulk job a request belongs to.
 pub const BULK_JOB_ID_HEADER: &str = "BULK-JOB-ID";
@@ -154,6 +177,8 @@ pub struct BfdConfig {
     backoff_base: Duration,
     backoff_max: Duration,
     max_response_bytes: u64,
+    max_beneficiary_bytes: u64,
+    max_pages: u32,
     ca_cert: Option<PathBuf>,
     client_cert: Option<PathBuf>,
     client_key: Option<PathBuf>,
@@ -176,6 +201,8 @@ impl BfdConfig {
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_max: DEFAULT_BACKOFF_MAX,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_beneficiary_bytes: DEFAULT_MAX_BENEFICIARY_BYTES,
+            max_pages: DEFAULT_MAX_PAGES,
             ca_cert: None,
             client_cert: None,
             client_key: None,
@@ -226,6 +253,14 @@ impl BfdConfig {
     pub fn max_response_bytes(&self) -> u64 {
         self.max_response_bytes
     }
+    /// Most bytes of pages received for one beneficiary.
+    pub fn max_beneficiary_bytes(&self) -> u64 {
+        self.max_beneficiary_bytes
+    }
+    /// Most pages followed for one beneficiary.
+    pub fn max_pages(&self) -> u32 {
+        self.max_pages
+    }
     /// The trusted CA bundle, when not the system's roots.
     pub fn ca_cert(&self) -> Option<&Path> {
         self.ca_cert.as_deref()
@@ -255,6 +290,8 @@ pub struct BfdConfigBuilder {
     backoff_base: Duration,
     backoff_max: Duration,
     max_response_bytes: u64,
+    max_beneficiary_bytes: u64,
+    max_pages: u32,
     ca_cert: Option<PathBuf>,
     client_cert: Option<PathBuf>,
     client_key: Option<PathBuf>,
@@ -337,6 +374,23 @@ impl BfdConfigBuilder {
     /// [`DEFAULT_MAX_RESPONSE_BYTES`].
     pub fn max_response_bytes(mut self, bytes: u64) -> Self {
         self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Most bytes of response bodies received for one beneficiary, all its
+    /// pages together. A beneficiary whose pages would go past it gets one
+    /// `too-costly` `OperationOutcome` instead of its claims, and no further
+    /// byte of its pages is read. Default [`DEFAULT_MAX_BENEFICIARY_BYTES`].
+    pub fn max_beneficiary_bytes(mut self, bytes: u64) -> Self {
+        self.max_beneficiary_bytes = bytes;
+        self
+    }
+
+    /// Most pages followed for one beneficiary; a beneficiary with more `next`
+    /// links gets one `too-costly` `OperationOutcome`. Default
+    /// [`DEFAULT_MAX_PAGES`].
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        self.max_pages = pages;
         self
     }
 
@@ -423,8 +477,14 @@ impl BfdConfigBuilder {
                 ),
             ));
         }
-        if self.max_response_bytes == 0 {
-            return Err(Error::config("max_response_bytes", "must be at least 1"));
+        for (field, value) in [
+            ("max_response_bytes", self.max_response_bytes),
+            ("max_beneficiary_bytes", self.max_beneficiary_bytes),
+            ("max_pages", u64::from(self.max_pages)),
+        ] {
+            if value == 0 {
+                return Err(Error::config(field, "must be at least 1"));
+            }
         }
         match (&self.client_cert, &self.client_key) {
             (Some(_), None) => {
@@ -466,6 +526,8 @@ impl BfdConfigBuilder {
             backoff_base: self.backoff_base,
             backoff_max: self.backoff_max,
             max_response_bytes: self.max_response_bytes,
+            max_beneficiary_bytes: self.max_beneficiary_bytes,
+            max_pages: self.max_pages,
             ca_cert: self.ca_cert,
             client_cert: self.client_cert,
             client_key: self.client_key,
@@ -550,10 +612,10 @@ impl BfdSource {
     /// Reads the PEM files and builds the HTTP client. Call it inside the
     /// running actix `System` (see the module documentation).
     ///
-    /// Refuses unreadable files ([`Error::Io`]) and PEM files without the
-    /// expected certificates or key, or a key that does not match the
-    /// certificate ([`Error::Config`] naming `ca_cert`, `client_cert` or
-    /// `client_key`).
+    /// Refuses unreadable files ([`Error::Io`]) and PEM files larger than
+    /// [`MAX_PEM_BYTES`], without the expected certificates or key, or a key
+    /// that does not match the certificate ([`Error::Config`] naming `ca_cert`,
+    /// `client_cert` or `client_key`).
     pub fn new(config: BfdConfig) -> Result<BfdSource> {
         let tls = tls_config(&config)?;
         let mut headers = HeaderMap::new();
@@ -605,14 +667,22 @@ impl BfdSource {
         let mut visited = HashSet::new();
         let mut resources = Vec::new();
         let mut dropped = 0;
+        // Bytes of bodies received: what this beneficiary holds is never more.
+        let mut received = 0;
         for page_number in 0.. {
             let fail =
                 |code, what: String| SourceError::new(code, describe(beneficiary, &url, &what));
-            if page_number == MAX_PAGES {
-                return Err(fail("too-costly", format!("more than {MAX_PAGES} pages")));
+            if page_number == self.config.max_pages {
+                return Err(fail(
+                    "too-costly",
+                    format!(
+                        "the server keeps sending next links: more than {} pages (max_pages)",
+                        self.config.max_pages
+                    ),
+                ));
             }
-            visited.insert(url.clone());
-            let Some(body) = self.get_page(beneficiary, &url).await? else {
+            visited.insert(page_key(&url));
+            let Some(body) = self.get_page(beneficiary, &url, received).await? else {
                 if page_number == 0 {
                     log::debug!("BFD: beneficiary {beneficiary}: 404, no claims");
                     return Ok(Vec::new());
@@ -622,7 +692,9 @@ impl BfdSource {
                     "HTTP 404 Not Found on a next page".into(),
                 ));
             };
+            received += body.len() as u64;
             let page = parse_page(&body, &filter).map_err(|what| fail("structure", what))?;
+            drop(body);
             resources.extend(page.resources);
             dropped += page.dropped;
             let Some(next) = page.next else { break };
@@ -639,8 +711,11 @@ impl BfdSource {
                     ),
                 ));
             }
-            if visited.contains(&next) {
-                return Err(fail("processing", format!("next link {next} loops back")));
+            if visited.contains(&page_key(&next)) {
+                return Err(fail(
+                    "processing",
+                    format!("next link {next} loops back to a page already fetched"),
+                ));
             }
             url = next;
         }
@@ -651,13 +726,19 @@ impl BfdSource {
     }
 
     /// One page, with retries: `Some(body)` for a success, `None` for 404.
-    async fn get_page(&self, beneficiary: &str, url: &Url) -> Result<Option<Vec<u8>>, SourceError> {
+    /// `received`: bytes of this beneficiary's earlier pages.
+    async fn get_page(
+        &self,
+        beneficiary: &str,
+        url: &Url,
+        received: u64,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
         let give_up = |problem: Problem| {
             SourceError::new(problem.code, describe(beneficiary, url, &problem.what))
         };
         let mut attempt = 1;
         loop {
-            let (mut problem, retry_after) = match self.attempt(url).await {
+            let (mut problem, retry_after) = match self.attempt(url, received).await {
                 Ok(body) => return Ok(body),
                 Err(Failure::Fatal(problem)) => return Err(give_up(problem)),
                 Err(Failure::Retry {
@@ -665,6 +746,20 @@ impl BfdSource {
                     retry_after,
                 }) => (problem, retry_after),
             };
+            if let Some(wait) = retry_after.filter(|wait| *wait > self.config.backoff_max) {
+                // Waiting less than asked would only be refused again, and waiting
+                // as asked is longer than this source may wait: give up now.
+                return Err(give_up(Problem::new(
+                    "throttled",
+                    format!(
+                        "throttled: server asked to wait {} s, longer than backoff_max \
+                         allows ({} ms) ({})",
+                        wait.as_secs_f64().ceil(),
+                        self.config.backoff_max.as_millis(),
+                        problem.what
+                    ),
+                )));
+            }
             if attempt >= self.config.max_attempts {
                 if attempt > 1 {
                     problem
@@ -690,8 +785,9 @@ impl BfdSource {
         }
     }
 
-    /// One HTTP attempt.
-    async fn attempt(&self, url: &Url) -> Result<Option<Vec<u8>>, Failure> {
+    /// One HTTP attempt; `received` bytes of the beneficiary's earlier pages
+    /// leave the rest of [`BfdConfig::max_beneficiary_bytes`] for this one.
+    async fn attempt(&self, url: &Url, received: u64) -> Result<Option<Vec<u8>>, Failure> {
         let response = self
             .client
             .get(url.clone())
@@ -700,9 +796,26 @@ impl BfdSource {
             .map_err(|e| self.transport_failure(e))?;
         let status = response.status();
         if status.is_success() {
-            return match read_body(response, self.config.max_response_bytes).await {
+            let left = self.config.max_beneficiary_bytes.saturating_sub(received);
+            let limit = self.config.max_response_bytes.min(left);
+            return match read_body(response, limit).await {
                 Ok(body) => Ok(Some(body)),
-                Err(BodyError::TooLarge(what)) => {
+                Err(BodyError::TooLarge(declared)) => {
+                    let size = match declared {
+                        Some(length) => format!("response of {length} bytes"),
+                        None => "response".to_owned(),
+                    };
+                    let what = if limit == self.config.max_response_bytes {
+                        let cut = if declared.is_none() { " (cut off)" } else { "" };
+                        format!("{size} is larger than the limit of {limit} bytes{cut}")
+                    } else {
+                        format!(
+                            "the pages of this beneficiary are larger than \
+                             max_beneficiary_bytes ({} bytes): {received} bytes received \
+                             before this page, and its {size} goes past the rest",
+                            self.config.max_beneficiary_bytes
+                        )
+                    };
                     Err(Failure::Fatal(Problem::new("too-costly", what)))
                 }
                 Err(BodyError::Transport(e)) => Err(self.transport_failure(e)),
@@ -809,7 +922,8 @@ enum Failure {
 }
 
 enum BodyError {
-    TooLarge(String),
+    /// Over the limit; the declared `Content-Length`, if any.
+    TooLarge(Option<u64>),
     Transport(reqwest::Error),
 }
 
@@ -818,18 +932,14 @@ enum BodyError {
 async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, BodyError> {
     if let Some(length) = response.content_length() {
         if length > limit {
-            return Err(BodyError::TooLarge(format!(
-                "response of {length} bytes is larger than the limit of {limit} bytes"
-            )));
+            return Err(BodyError::TooLarge(Some(length)));
         }
     }
     let capacity = response.content_length().unwrap_or(0).min(limit);
     let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
         if (body.len() + chunk.len()) as u64 > limit {
-            return Err(BodyError::TooLarge(format!(
-                "response is larger than the limit of {limit} bytes (cut off)"
-            )));
+            return Err(BodyError::TooLarge(None));
         }
         body.extend_from_slice(&chunk);
     }
@@ -839,6 +949,21 @@ async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8
 /// `BFD: beneficiary X: what (GET url)`.
 fn describe(beneficiary: &str, url: &Url, what: &str) -> String {
     format!("BFD: beneficiary {beneficiary}: {what} (GET {url})")
+}
+
+/// A page's identity for loop detection: its URL with the query pairs sorted,
+/// so that a page asked again with its parameters shuffled is caught too.
+fn page_key(url: &Url) -> String {
+    let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = url.query_pairs().collect();
+    pairs.sort();
+    let mut key = url.clone();
+    key.set_fragment(None);
+    if pairs.is_empty() {
+        key.set_query(None);
+    } else {
+        key.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    key.into()
 }
 
 /// `scheme://host:port` of a URL, for messages.
@@ -984,12 +1109,29 @@ fn tls_config(config: &BfdConfig) -> Result<rustls::ClientConfig> {
     Ok(tls)
 }
 
-fn read_pem(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io("read", path, e))
+/// The PEM file of setting `field`, refused past [`MAX_PEM_BYTES`] before more
+/// is read (it may be a device or a pipe that never ends).
+fn read_pem(path: &Path, field: &'static str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    let mut pem = Vec::new();
+    file.take(MAX_PEM_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| Error::io("read", path, e))?;
+    if pem.len() as u64 > MAX_PEM_BYTES {
+        return Err(Error::config(
+            field,
+            format!(
+                "{}: larger than {MAX_PEM_BYTES} bytes, the limit for a PEM file",
+                path.display()
+            ),
+        ));
+    }
+    Ok(pem)
 }
 
 fn read_certs(path: &Path, field: &'static str) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = read_pem(path)?;
+    let pem = read_pem(path, field)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::config(field, format!("{}: {e}", path.display())))?;
@@ -1003,7 +1145,7 @@ fn read_certs(path: &Path, field: &'static str) -> Result<Vec<CertificateDer<'st
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
-    let pem = read_pem(path)?;
+    let pem = read_pem(path, "client_key")?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
         Error::config(
             "client_key",
@@ -1118,7 +1260,7 @@ fn parse_page(body: &[u8], filter: &EobFilter) -> Result<Page, String> {
             dropped += 1;
             continue;
         }
-        resources.push(compact(raw).map_err(|e| format!("entry {index}: {e}"))?);
+        resources.push(compact(raw));
     }
     let next = bundle
         .link
@@ -1134,12 +1276,15 @@ fn parse_page(body: &[u8], filter: &EobFilter) -> Result<Page, String> {
 }
 
 /// The resource as one compact line, keys and numbers exactly as received.
-fn compact(raw: &RawValue) -> Result<Resource, serde_json::Error> {
+/// Its text is a copy of exactly the received bytes (less whitespace), never
+/// more: what a beneficiary holds stays within the bytes its pages took.
+fn compact(raw: &RawValue) -> Resource {
     let text = raw.get();
     if text.bytes().any(is_json_whitespace) {
-        Resource::from_serialize(&RawValue::from_string(minify_json(text))?)
+        // Valid JSON without its insignificant whitespace is still valid JSON.
+        Resource(minify_json(text))
     } else {
-        Resource::from_serialize(&raw)
+        Resource(text.to_owned())
     }
 }
 
@@ -1286,10 +1431,10 @@ mod tests {
             "{\"a b\":\"x \\\" \\n y\\\\\",\"n\":1.50e+3,\"é\":[1,{}]}"
         );
         let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
-        assert_eq!(compact(&raw).unwrap().as_str(), minify_json(text));
+        assert_eq!(compact(&raw).as_str(), minify_json(text));
         // Already compact text is used as it is.
         let raw: Box<RawValue> = serde_json::from_str("{\"a\":\"b c\"}").unwrap();
-        assert_eq!(compact(&raw).unwrap().as_str(), "{\"a\":\"b c\"}");
+        assert_eq!(compact(&raw).as_str(), "{\"a\":\"b c\"}");
     }
 
     fn eob(id: &str, end: Option<&str>) -> String {
@@ -1551,6 +1696,20 @@ mod tests {
             first_page_url(&search_url(plain.base_url()).unwrap(), &plain, "a&b=c").as_str(),
             "http://127.0.0.1:8080/v2/fhir/ExplanationOfBenefit?patient=a%26b%3Dc&excludeSAMHSA=true&_count=50"
         );
+    }
+
+    #[test]
+    fn pages_are_the_same_whatever_the_order_of_their_parameters() {
+        let key = |text| page_key(&Url::parse(text).unwrap());
+        assert_eq!(
+            key("https://b/v2/x?patient=1&startIndex=10&_count=5"),
+            key("https://b/v2/x?_count=5&startIndex=10&patient=1#f")
+        );
+        assert_ne!(
+            key("https://b/v2/x?patient=1&startIndex=10"),
+            key("https://b/v2/x?patient=1&startIndex=15")
+        );
+        assert_eq!(key("https://b/v2/x"), "https://b/v2/x");
     }
 
     #[test]

@@ -123,6 +123,10 @@ impl SourceError {
 ///
 /// Implementations must be cheap to share (`Arc<dyn ClaimsSource>`): one source
 /// serves every fetcher of a job, on every arbiter of the fetcher pool.
+/// A beneficiary's claims are answered whole, so an implementation bounds what
+/// one beneficiary may make it hold ([`BfdSource`]: `max_beneficiary_bytes`),
+/// answering a [`SourceError`] past it: a fetcher's memory must not follow
+/// what a server chooses to send.
 pub trait ClaimsSource: Send + Sync + 'static {
     /// Fetches every claim of `beneficiary`. An empty vector means the
     /// beneficiary has no claims (not an error).
