@@ -366,7 +366,11 @@ mod tests {
         assert!(many.to_string().ends_with("other causes ×98"), "{many}");
         let mut long = FailureCauses::default();
         long.add(&format!("a{}", "é".repeat(MAX_CAUSE_LEN)), 1);
-        assert_eq!(long.counts[0].0.len(), MAX_CAUSE_LEN - 1, "cut before the é");
+        assert_eq!(
+            long.counts[0].0.len(),
+            MAX_CAUSE_LEN - 1,
+            "cut before the é"
+        );
         causes.merge(&many);
         assert_eq!(causes.total(), 7 + 101);
         assert_eq!(causes.counts.len(), MAX_FAILURE_CAUSES);
