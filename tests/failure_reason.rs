@@ -194,6 +194,26 @@ async fn the_reason_counts_the_failures_of_each_cause() {
     failed_ids.extend(hang);
     failed_ids.extend(invalid);
     assert_exactly_once(&job_dir, &report, &inner, &batch, &failed_ids);
+
+    // What the failed run kept is a resumable job: the resumed run, allowed
+    // every failure, adds the rest, each claim and failure still once.
+    let again = common::config(root.path())
+        .batch_size(40)
+        .max_failure_rate(1.0)
+        .resume(true)
+        .build()
+        .unwrap();
+    let source = Arc::new(ManyCauses {
+        inner: inner.clone(),
+        hang: HashSet::new(),
+        invalid: HashSet::new(),
+    });
+    let all = beneficiaries(400);
+    let resumed = run_job(again, source, all.clone()).await.unwrap();
+    assert_eq!(resumed.status, JobStatus::Completed);
+    assert_eq!(resumed.progress.patients_resumed, 40);
+    failed_ids.extend(all[40..].iter().filter(|id| inner.fails(id)).cloned());
+    assert_exactly_once(&job_dir, &resumed, &inner, &all, &failed_ids);
 }
 
 /// The synthetic source, and every beneficiary from index `from` on fails.
