@@ -190,8 +190,9 @@ fn progress_line(p: &Progress) -> String {
 
 fn print_table(report: &JobReport, job_dir: &std::path::Path) {
     let status = match &report.status {
-        claims_aggregator::JobStatus::Failed(reason) => format!("failed: {reason}"),
-        other => format!("{other:?}").to_lowercase(),
+        claims_aggregator::JobStatus::Completed => "completed",
+        claims_aggregator::JobStatus::Cancelled => "cancelled",
+        claims_aggregator::JobStatus::Failed(_) => "failed (why: last line)",
     };
     eprintln!(
         "job {} ({}) {status} in {} ms (fetch {} ms, finalize {} ms), {} aggregations in {}",
@@ -215,5 +216,21 @@ fn print_table(report: &JobReport, job_dir: &std::path::Path) {
     }
     for stray in &report.stray_files {
         eprintln!("left alone in finished/: {stray}");
+    }
+    // Last, where a user looks first: why the job failed, and where the
+    // OperationOutcomes of its failed beneficiaries are.
+    if let claims_aggregator::JobStatus::Failed(reason) = &report.status {
+        let errors: Vec<&str> = report
+            .outputs_of(claims_aggregator::FileKind::Error)
+            .map(|o| o.file.as_str())
+            .collect();
+        if !errors.is_empty() {
+            eprintln!(
+                "OperationOutcomes of the failed beneficiaries: {} in {}",
+                errors.join(", "),
+                job_dir.display()
+            );
+        }
+        eprintln!("job {} failed: {reason}", report.job_id);
     }
 }

@@ -7,6 +7,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::report::FailureCauses;
+
 /// Result with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -44,8 +46,13 @@ pub enum Error {
         reason: String,
     },
 
-    /// Too many beneficiaries failed.
-    #[error("failure threshold exceeded: {errored} of {processed} beneficiaries failed (max failure rate {max_rate})")]
+    /// Too many beneficiaries failed. The message names the most frequent
+    /// causes with counts: `… 10 of 10 beneficiaries failed: connection refused
+    /// (127.0.0.1:9) ×10 (max failure rate 0.1)`.
+    #[error(
+        "failure threshold exceeded: {errored} of {processed} beneficiaries failed{} (max failure rate {max_rate})",
+        colon_then(causes)
+    )]
     FailureThreshold {
         /// Failed beneficiaries so far.
         errored: u64,
@@ -53,6 +60,8 @@ pub enum Error {
         processed: u64,
         /// The configured limit.
         max_rate: f64,
+        /// The failures by cause.
+        causes: FailureCauses,
     },
 
     /// The job was cancelled before it completed.
@@ -88,6 +97,15 @@ impl Error {
             field,
             reason: reason.into(),
         }
+    }
+}
+
+/// `: ` and `causes`, or nothing when none were counted.
+fn colon_then(causes: &FailureCauses) -> String {
+    if causes.total() == 0 {
+        String::new()
+    } else {
+        format!(": {causes}")
     }
 }
 

@@ -6,7 +6,9 @@
 //! actor drops it), beneficiary after beneficiary:
 //!
 //! - claims go to the data part, one line each; a failed or timed-out fetch
-//!   becomes one `OperationOutcome` line in the error part, and the batch goes on;
+//!   becomes one `OperationOutcome` line in the error part, is counted by its
+//!   short cause ([`SourceError::cause`]) and logged at warn level (the first
+//!   [`WARN_FAILURES`] of the job; the rest at debug), and the batch goes on;
 //! - at the end both parts are finished (fsynced if the job says so, see
 //!   [`crate::part`]) and renamed into `finished/` on a blocking
 //!   thread (error part first: the data part reaching `finished/` marks the batch
@@ -18,10 +20,11 @@
 //! It handles [`Cancel`]: it stops at once, its unfinished parts are left in
 //! `streaming/` for the supervisor to remove — unless its parts are being
 //! finished on a blocking thread: then it answers once that work has ended (the
-//! work sees the cancel flag and discards the parts), so that no file operation
-//! of a stopped job outlives the stop.
+//! work sees the cancel flag and discards the parts, unless it has moved one
+//! already: then it finishes the batch), so that no file operation of a stopped
+//! job outlives the stop.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,9 +36,14 @@ use crate::error::{Error, Result};
 use crate::fault::fault_point;
 use crate::layout::{FileKind, JobLayout};
 use crate::part::{CompletePart, FinishedPart, PartWriter};
-use crate::report::ProgressCounters;
+use crate::report::{FailureCauses, ProgressCounters};
 use crate::source::{operation_outcome, ClaimsSource, SourceError};
 use crate::supervisor::{BatchDone, BatchOutcome};
+
+/// Beneficiary failures of a job logged at warn level, each with its cause;
+/// later ones go to debug, so that a failing job does not flood the log (the
+/// report counts every failure by cause).
+pub const WARN_FAILURES: u64 = 100;
 
 /// Everything a fetcher needs but its batch: made once per job by the
 /// supervisor and shared by every fetcher (an `Arc`), so that starting a
@@ -57,6 +65,8 @@ pub struct FetcherContext {
     pub aggregator: Option<Recipient<FileFinished>>,
     /// The supervisor.
     pub supervisor: Recipient<BatchDone>,
+    /// Beneficiary failures logged so far, for the [`WARN_FAILURES`] limit.
+    pub failures_logged: AtomicU64,
 }
 
 /// Fetches one batch (see the module docs).
@@ -101,7 +111,7 @@ impl BatchFetcher {
 /// What a batch did. Counted locally and added to the job's counters only once
 /// the batch's parts are in `finished/`, so a batch that is retried is never
 /// counted twice.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchStats {
     /// Beneficiaries processed (failures included).
     pub processed: u64,
@@ -117,6 +127,8 @@ pub struct BatchStats {
     pub bytes: u64,
     /// Parts moved to `finished/`.
     pub parts: u64,
+    /// The failures by cause (as many as `errored`).
+    pub causes: FailureCauses,
 }
 
 impl BatchStats {
@@ -129,6 +141,7 @@ impl BatchStats {
         progress.add_eobs_written(self.eobs_written);
         progress.add_bytes_written(self.bytes);
         progress.add_parts_finished(self.parts);
+        progress.add_failure_causes(&self.causes);
     }
 }
 
@@ -156,22 +169,30 @@ async fn fetch_batch(
                     ),
                 )),
             };
-        let checked = fetched.and_then(|resources| {
-            match resources
+        // The failure and its short cause.
+        let checked = match fetched {
+            Err(error) => {
+                let cause = error.cause(beneficiary);
+                Err((error, cause))
+            }
+            Ok(resources) => match resources
                 .iter()
                 .enumerate()
                 .find_map(|(i, r)| r.check_eob().err().map(|e| (i, e)))
             {
                 None => Ok(resources),
-                Some((index, problem)) => Err(SourceError::new(
-                    "invalid",
-                    format!(
-                        "the source returned an invalid resource for beneficiary {beneficiary}: \
-                         resource {index} is {problem}"
+                Some((index, problem)) => Err((
+                    SourceError::new(
+                        "invalid",
+                        format!(
+                            "the source returned an invalid resource for beneficiary \
+                             {beneficiary}: resource {index} is {problem}"
+                        ),
                     ),
+                    format!("invalid resource: {problem}"),
                 )),
-            }
-        });
+            },
+        };
         match checked {
             Ok(resources) => {
                 let count = resources.len() as u64;
@@ -182,8 +203,9 @@ async fn fetch_batch(
                 stats.eobs_written += count;
                 stats.with_eobs += u64::from(count > 0);
             }
-            Err(error) => {
-                log::debug!("batch {batch}: {error}");
+            Err((error, cause)) => {
+                log_failure(&cx.failures_logged, batch, &error);
+                stats.causes.add(&cause, 1);
                 let outcome = operation_outcome(beneficiary, &error);
                 let part = match &mut errors {
                     Some(part) => part,
@@ -220,20 +242,41 @@ async fn fetch_batch(
     Ok(stats)
 }
 
+/// Logs a beneficiary's failure: at warn level while the job has logged
+/// fewer than [`WARN_FAILURES`], then at debug.
+fn log_failure(logged: &AtomicU64, batch: u64, error: &SourceError) {
+    match logged.fetch_add(1, Ordering::Relaxed) {
+        n if n < WARN_FAILURES => log::warn!("batch {batch}: {error}"),
+        WARN_FAILURES => {
+            log::warn!("batch {batch}: {error}");
+            log::warn!(
+                "{WARN_FAILURES} beneficiary failures logged; further ones at debug level \
+                 (the job's report counts them by cause)"
+            );
+        }
+        _ => log::debug!("batch {batch}: {error}"),
+    }
+}
+
 /// Moves the complete parts of a batch into `finished/` in order, unless the
-/// job is cancelled: then the rest are deleted. Blocking.
+/// job is cancelled before the first: then they are deleted. Once one is
+/// moved the batch is finished, so that no error part sits in `finished/`
+/// without its batch (a job stopped on the failure threshold combines what
+/// is finished). Blocking.
 fn finish_parts(
     parts: [Option<CompletePart>; 2],
     cancel: &AtomicBool,
 ) -> Result<[Option<FinishedPart>; 2]> {
     let mut done = [None, None];
     let mut parts = parts.into_iter().flatten().zip(&mut done);
+    let mut first = true;
     while let Some((part, done)) = parts.next() {
-        if cancel.load(Ordering::Relaxed) {
+        if first && cancel.load(Ordering::Relaxed) {
             part.discard();
             parts.for_each(|(rest, _)| rest.discard());
             return Err(Error::Cancelled);
         }
+        first = false;
         let finished = part.finish()?;
         if finished.kind == FileKind::Error {
             fault_point!("fetcher::error-part-finished", finished.path());
@@ -278,11 +321,17 @@ pub(crate) fn write_lost_batch(
     }
     let data = PartWriter::create(layout, batch, FileKind::Data)?;
     let parts = vec![errors.complete()?.finish()?, data.complete()?.finish()?];
+    let mut causes = FailureCauses::default();
+    causes.add(
+        "the fetcher stopped unexpectedly twice",
+        beneficiaries.len() as u64,
+    );
     let stats = BatchStats {
         processed: beneficiaries.len() as u64,
         errored: beneficiaries.len() as u64,
         bytes: parts.iter().map(|p| p.bytes).sum(),
         parts: parts.len() as u64,
+        causes,
         ..BatchStats::default()
     };
     Ok((stats, parts))

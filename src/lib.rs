@@ -42,7 +42,7 @@
 //! | [`Cancel`] | caller → supervisor → fetchers, aggregator | any time | `()` once file work stopped |
 //! | [`FileFinished`] | fetcher → aggregator | a part reached `finished/` | — |
 //! | [`BatchDone`] | fetcher → supervisor | its batch ended (or it died: sent from `Drop`) | — |
-//! | [`StreamingClosed`] | supervisor → aggregator | all batches done, `streaming/` removed | count of aggregations, after `finished/` is removed |
+//! | [`StreamingClosed`] | supervisor → aggregator | all batches done (or the failure threshold tripped, so that the error outputs stay), `streaming/` removed | count of aggregations, after `finished/` is removed |
 //! | [`AggregatorEvent`] | aggregator → supervisor | each output, or a failure | — |
 //!
 //! On disk ([`JobLayout`]): parts are `tmp_*.ndjson` / `tmp_*_error.ndjson` (kind by

@@ -1,8 +1,11 @@
 //! What a job tells its caller: live [`ProgressCounters`], the final
-//! [`JobReport`] and its [`JobOutput`]s. The serialised names are part of the
+//! [`JobReport`] and its [`JobOutput`]s, and the [`FailureCauses`] that a
+//! failed job's reason names. The serialised names are part of the
 //! interface (the harness prints them with `--json`).
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +13,7 @@ use crate::layout::FileKind;
 
 /// Counters of a running job, shared by the supervisor, the fetchers and the
 /// aggregator. Relaxed atomics: each counter is exact, a snapshot is a moment's view.
+/// The failures by cause sit behind a mutex, taken once per batch that failed some.
 #[derive(Debug, Default)]
 pub struct ProgressCounters {
     patients_expected: AtomicU64,
@@ -23,6 +27,8 @@ pub struct ProgressCounters {
     parts_finished: AtomicU64,
     aggregations: AtomicU64,
     patients_resumed: AtomicU64,
+    /// Counted with `patient_requests_errored`, so that both agree.
+    failure_causes: Mutex<FailureCauses>,
 }
 
 macro_rules! counter_adders {
@@ -77,6 +83,118 @@ impl ProgressCounters {
             patients_resumed: self.patients_resumed.load(Relaxed),
         }
     }
+
+    /// Adds failed beneficiaries by cause (a batch's, once its parts are safe).
+    pub fn add_failure_causes(&self, causes: &FailureCauses) {
+        if causes.total() > 0 {
+            self.causes().merge(causes);
+        }
+    }
+
+    /// A copy of the failures by cause so far.
+    pub fn failure_causes(&self) -> FailureCauses {
+        self.causes().clone()
+    }
+
+    fn causes(&self) -> std::sync::MutexGuard<'_, FailureCauses> {
+        // A tally is consistent after every call, even one that panicked.
+        self.failure_causes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Distinct causes a [`FailureCauses`] counts one by one; failures of further
+/// causes are counted together, so that the tally stays small however long the
+/// job and however varied its failures.
+pub const MAX_FAILURE_CAUSES: usize = 16;
+
+/// Bytes of a cause kept (longer ones are cut on a character boundary).
+pub const MAX_CAUSE_LEN: usize = 200;
+
+/// Causes a failed job's reason names, the most frequent first.
+pub const REASON_CAUSES: usize = 3;
+
+/// Failed beneficiaries counted by their short cause (see
+/// [`SourceError::cause`](crate::source::SourceError::cause)), e.g.
+/// `connection refused (127.0.0.1:9)`. Bounded by [`MAX_FAILURE_CAUSES`] and
+/// [`MAX_CAUSE_LEN`]; the counts are exact, those of the causes beyond the bound
+/// are summed as "other causes".
+///
+/// Displays the [`REASON_CAUSES`] most frequent as `cause ×count`, comma-separated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailureCauses {
+    /// Causes in the order first seen, with their counts.
+    counts: Vec<(String, u64)>,
+    /// Failures whose cause came after the table was full.
+    other: u64,
+}
+
+impl FailureCauses {
+    /// Counts `n` failures of `cause`.
+    pub fn add(&mut self, cause: &str, n: u64) {
+        let cause = truncate(cause, MAX_CAUSE_LEN);
+        if let Some((_, count)) = self.counts.iter_mut().find(|(c, _)| c == cause) {
+            *count += n;
+        } else if self.counts.len() < MAX_FAILURE_CAUSES {
+            self.counts.push((cause.to_owned(), n));
+        } else {
+            self.other += n;
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &FailureCauses) {
+        for (cause, n) in &other.counts {
+            self.add(cause, *n);
+        }
+        self.other += other.other;
+    }
+
+    /// Failures counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, n)| n).sum::<u64>() + self.other
+    }
+
+    /// The causes, the most frequent first (ties in the order first seen).
+    pub fn most_frequent(&self) -> Vec<(&str, u64)> {
+        let mut sorted: Vec<(&str, u64)> =
+            self.counts.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+        sorted.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+        sorted
+    }
+}
+
+impl fmt::Display for FailureCauses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sorted = self.most_frequent();
+        let mut rest = self.other;
+        for (i, (cause, n)) in sorted.iter().enumerate() {
+            if i < REASON_CAUSES {
+                let sep = if i == 0 { "" } else { ", " };
+                write!(f, "{sep}{cause} ×{n}")?;
+            } else {
+                rest += n;
+            }
+        }
+        if rest > 0 {
+            let sep = if sorted.is_empty() { "" } else { ", " };
+            write!(f, "{sep}other causes ×{rest}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// A snapshot of a job's counters, as AB2D's job measures them.
@@ -115,7 +233,9 @@ pub enum JobStatus {
     Completed,
     /// A `Cancel` stopped the job; parts and temp files were removed.
     Cancelled,
-    /// The job stopped on an error, given here.
+    /// The job stopped on an error, given here. When too many beneficiaries
+    /// failed, it names their most frequent causes with counts, and the finished
+    /// parts were combined first: the error outputs hold the `OperationOutcome`s.
     Failed(String),
 }
 
@@ -217,6 +337,47 @@ mod tests {
         let json = serde_json::to_value(&done).unwrap();
         assert_eq!(json["status"], "completed");
         assert!(json.get("reason").is_none());
+    }
+
+    #[test]
+    fn failure_causes_count_the_most_frequent_first_and_stay_bounded() {
+        let mut causes = FailureCauses::default();
+        assert_eq!(causes.to_string(), "");
+        causes.add("timeout", 1);
+        causes.add("connection refused (127.0.0.1:9)", 2);
+        causes.add("timeout", 2);
+        causes.add("invalid", 1);
+        assert_eq!(
+            causes.to_string(),
+            "timeout ×3, connection refused (127.0.0.1:9) ×2, invalid ×1"
+        );
+        causes.add("HTTP 500", 1);
+        assert_eq!(
+            causes.to_string(),
+            "timeout ×3, connection refused (127.0.0.1:9) ×2, invalid ×1, other causes ×1"
+        );
+        let mut many = FailureCauses::default();
+        for i in 0..100 {
+            many.add(&format!("cause {i}"), 1);
+        }
+        many.add(&"é".repeat(MAX_CAUSE_LEN), 1);
+        assert_eq!(many.counts.len(), MAX_FAILURE_CAUSES);
+        assert_eq!(many.total(), 101);
+        assert!(many.to_string().ends_with("other causes ×98"), "{many}");
+        let mut long = FailureCauses::default();
+        long.add(&format!("a{}", "é".repeat(MAX_CAUSE_LEN)), 1);
+        assert_eq!(
+            long.counts[0].0.len(),
+            MAX_CAUSE_LEN - 1,
+            "cut before the é"
+        );
+        causes.merge(&many);
+        assert_eq!(causes.total(), 7 + 101);
+        assert_eq!(causes.counts.len(), MAX_FAILURE_CAUSES);
+        let progress = ProgressCounters::default();
+        progress.add_failure_causes(&causes);
+        progress.add_failure_causes(&causes);
+        assert_eq!(progress.failure_causes().most_frequent()[0], ("timeout", 6));
     }
 
     #[test]

@@ -20,9 +20,13 @@
 //! [`StreamingClosed`] sent; the aggregator combines what is left and answers with
 //! its count) → *reporting* (outputs read back from the journal) → stopped.
 //! *Stopping* (cancel, failure threshold, an I/O error) can interrupt any state:
-//! fetchers and aggregator get [`Cancel`]; on cancel and on the failure threshold
+//! fetchers get [`Cancel`]. On cancel the aggregator gets [`Cancel`] too and
 //! `streaming/`, `finished/` and temp outputs are removed; on an I/O error every
-//! part stays where it is, so that nothing is lost.
+//! part stays where it is, so that nothing is lost. On the failure threshold
+//! `streaming/` is removed and the aggregator gets [`StreamingClosed`], as when
+//! the job completes: the finished parts become outputs, so that the error
+//! outputs hold an `OperationOutcome` for each failed beneficiary, and the
+//! reason names the most frequent causes with counts.
 //!
 //! Fetchers talk back through `Recipient`s and `do_send`; the supervisor never
 //! waits on a child that could be waiting on it.
@@ -174,6 +178,20 @@ enum Phase {
     Stopping,
 }
 
+/// What a stopping job does with its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wrapup {
+    /// Cancelled: `streaming/`, `finished/` and temp outputs are removed.
+    Remove,
+    /// An I/O or aggregation error: every part stays where it is, so that
+    /// nothing is lost.
+    Keep,
+    /// Too many failures: unfinished parts are removed, finished ones combined
+    /// into outputs, so that the job directory holds the `OperationOutcome`s
+    /// that explain the failure (and a resumed run goes on after them).
+    Combine,
+}
+
 /// A batch being fetched, kept to retry it once if its fetcher is lost.
 struct LiveBatch {
     fetcher: Addr<BatchFetcher>,
@@ -290,7 +308,7 @@ impl JobSupervisor {
             }
         }
         if self.cancel.load(Ordering::Relaxed) {
-            self.stop_job(JobStatus::Cancelled, true, ctx);
+            self.stop_job(JobStatus::Cancelled, Wrapup::Remove, ctx);
             return;
         }
         if !self.config.parts_only() {
@@ -316,6 +334,7 @@ impl JobSupervisor {
             cancel: self.cancel.clone(),
             aggregator: self.aggregator.clone().map(Addr::recipient),
             supervisor: ctx.address().recipient(),
+            failures_logged: Default::default(),
         }));
         self.phase = Phase::Fetching;
         self.fill(ctx);
@@ -397,7 +416,7 @@ impl JobSupervisor {
                     announce(aggregator.as_ref(), &parts);
                     act.batch_finished(ctx);
                 }
-                Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), false, ctx),
+                Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), Wrapup::Keep, ctx),
             }
         }));
     }
@@ -406,7 +425,7 @@ impl JobSupervisor {
     fn batch_finished(&mut self, ctx: &mut Context<Self>) {
         self.publish(None);
         if let Some(error) = self.over_threshold() {
-            self.stop_job(JobStatus::Failed(error.to_string()), true, ctx);
+            self.stop_job(JobStatus::Failed(error.to_string()), Wrapup::Combine, ctx);
             return;
         }
         self.fill(ctx);
@@ -417,11 +436,18 @@ impl JobSupervisor {
         let rate = self.config.max_failure_rate();
         let failed = p.patient_requests_processed > 0
             && p.patient_requests_errored as f64 > rate * p.patient_requests_processed as f64;
-        failed.then_some(Error::FailureThreshold {
+        failed.then(|| self.threshold_error())
+    }
+
+    /// The failure threshold error, from the counters of this moment.
+    fn threshold_error(&self) -> Error {
+        let p = self.progress.snapshot();
+        Error::FailureThreshold {
             errored: p.patient_requests_errored,
             processed: p.patient_requests_processed,
-            max_rate: rate,
-        })
+            max_rate: self.config.max_failure_rate(),
+            causes: self.progress.failure_causes(),
+        }
     }
 
     fn finalize(&mut self, ctx: &mut Context<Self>) {
@@ -429,31 +455,11 @@ impl JobSupervisor {
         if let Some(started) = self.fetch_started {
             self.timings.fetch = started.elapsed().as_millis() as u64;
         }
-        let aggregator = self.aggregator.clone();
-        let streaming = self.layout.streaming().to_owned();
-        let lock = self.lock.clone();
-        let work = async move {
-            spawn_holding(lock, move || {
-                remove_dir_all_if_exists(&streaming)?;
-                fault_point!("supervisor::streaming-removed", &streaming);
-                Ok(())
-            })
-            .await
-            .unwrap_or(Err(Error::ActorGone { actor: "cleanup" }))?;
-            let closed = Instant::now();
-            // Parts only: the parts stay in finished/ for another aggregator.
-            let Some(aggregator) = aggregator else {
-                return Ok((0, 0));
-            };
-            let count =
-                aggregator
-                    .send(StreamingClosed)
-                    .await
-                    .map_err(|_| Error::ActorGone {
-                        actor: "aggregator",
-                    })??;
-            Ok::<_, Error>((count, closed.elapsed().as_millis() as u64))
-        };
+        let work = close_streaming(
+            self.lock.clone(),
+            self.layout.clone(),
+            self.aggregator.clone(),
+        );
         ctx.spawn(work.into_actor(self).map(|result, act, ctx| {
             if act.phase != Phase::Finalizing {
                 return;
@@ -464,17 +470,22 @@ impl JobSupervisor {
                     act.timings.finalize = finalize_ms;
                     act.report(JobStatus::Completed, ctx);
                 }
-                Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), false, ctx),
+                Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), Wrapup::Keep, ctx),
             }
         }));
     }
 
-    /// Stops fetchers and aggregator, cleans up when asked, then reports.
-    fn stop_job(&mut self, status: JobStatus, clean_up: bool, ctx: &mut Context<Self>) {
+    /// Stops the fetchers, then wraps up as `wrapup` says, then reports.
+    fn stop_job(&mut self, status: JobStatus, wrapup: Wrapup, ctx: &mut Context<Self>) {
         if self.phase == Phase::Stopping {
             return;
         }
-        log::info!("job {}: stopping ({status:?})", self.config.job_id());
+        match &status {
+            JobStatus::Failed(reason) => {
+                log::warn!("job {}: stopping: {reason}", self.config.job_id())
+            }
+            _ => log::info!("job {}: stopping ({status:?})", self.config.job_id()),
+        }
         self.phase = Phase::Stopping;
         self.cancel.store(true, Ordering::Relaxed);
         // Each fetcher answers once no file work of its own is running.
@@ -490,23 +501,47 @@ impl JobSupervisor {
         }
         let aggregator = self.aggregator.take();
         let layout = self.layout.clone();
-        let lock = if clean_up { self.lock.clone() } else { None };
+        let lock = (wrapup != Wrapup::Keep)
+            .then(|| self.lock.clone())
+            .flatten();
         let work = async move {
+            // Once they answer, every finished part has been announced.
             futures::future::join_all(fetchers).await;
+            if wrapup == Wrapup::Combine {
+                return Some(close_streaming(lock, layout, aggregator).await);
+            }
             if let Some(aggregator) = aggregator {
                 let _ = aggregator.send(Cancel).await;
             }
-            if clean_up {
+            if wrapup == Wrapup::Remove {
                 let cleaned = spawn_holding(lock, move || remove_working_files(&layout)).await;
                 if let Ok(Err(e)) = cleaned {
                     log::error!("cleanup after stop: {e}");
                 }
             }
+            None
         };
-        ctx.spawn(
-            work.into_actor(self)
-                .map(move |(), act, ctx| act.report(status, ctx)),
-        );
+        ctx.spawn(work.into_actor(self).map(move |combined, act, ctx| {
+            // The reason is told again from the final counters, which count
+            // the batches that finished while the job stopped: it then agrees
+            // with the report's counters and the error outputs.
+            let status = match combined {
+                None => status,
+                Some(Ok((count, finalize_ms))) => {
+                    act.aggregations = count;
+                    act.timings.finalize = finalize_ms;
+                    JobStatus::Failed(act.threshold_error().to_string())
+                }
+                Some(Err(e)) => {
+                    log::error!("combining the finished parts of a failed job: {e}");
+                    JobStatus::Failed(format!(
+                        "{}; combining the finished parts then failed: {e}",
+                        act.threshold_error()
+                    ))
+                }
+            };
+            act.report(status, ctx)
+        }));
     }
 
     /// Reads the outputs back from the journal and answers `RunJob`.
@@ -579,6 +614,35 @@ where
         drop(lock);
         result
     })
+}
+
+/// Removes `streaming/` (the writers are done), then closes the aggregator
+/// with [`StreamingClosed`]: answers its count of aggregations and the time it
+/// took. Without an aggregator (parts only) the parts stay in `finished/`.
+async fn close_streaming(
+    lock: Option<Arc<JobLock>>,
+    layout: JobLayout,
+    aggregator: Option<Addr<Aggregator>>,
+) -> Result<(u64, u64)> {
+    spawn_holding(lock, move || {
+        let streaming = layout.streaming();
+        remove_dir_all_if_exists(streaming)?;
+        fault_point!("supervisor::streaming-removed", streaming);
+        Ok(())
+    })
+    .await
+    .unwrap_or(Err(Error::ActorGone { actor: "cleanup" }))?;
+    let closed = Instant::now();
+    let Some(aggregator) = aggregator else {
+        return Ok((0, 0));
+    };
+    let count = aggregator
+        .send(StreamingClosed)
+        .await
+        .map_err(|_| Error::ActorGone {
+            actor: "aggregator",
+        })??;
+    Ok((count, closed.elapsed().as_millis() as u64))
 }
 
 fn failed_unless_failed(status: JobStatus, reason: String) -> JobStatus {
@@ -768,7 +832,7 @@ impl Handler<BatchDone> for JobSupervisor {
             BatchOutcome::Done(_) => self.batch_finished(ctx),
             BatchOutcome::Cancelled => {}
             BatchOutcome::Failed(error) => {
-                self.stop_job(JobStatus::Failed(error.to_string()), false, ctx);
+                self.stop_job(JobStatus::Failed(error.to_string()), Wrapup::Keep, ctx);
             }
             BatchOutcome::Lost if batch.attempts < BATCH_ATTEMPTS => {
                 log::warn!(
@@ -795,7 +859,7 @@ impl Handler<AggregatorEvent> for JobSupervisor {
         match msg {
             AggregatorEvent::Output(_) => self.publish(None),
             AggregatorEvent::Failed(error) => {
-                self.stop_job(JobStatus::Failed(error.to_string()), false, ctx)
+                self.stop_job(JobStatus::Failed(error.to_string()), Wrapup::Keep, ctx)
             }
         }
     }
@@ -824,7 +888,9 @@ impl Handler<Cancel> for JobSupervisor {
         match self.phase {
             Phase::Idle | Phase::Stopping => {}
             Phase::Preparing => self.cancel.store(true, Ordering::Relaxed),
-            Phase::Fetching | Phase::Finalizing => self.stop_job(JobStatus::Cancelled, true, ctx),
+            Phase::Fetching | Phase::Finalizing => {
+                self.stop_job(JobStatus::Cancelled, Wrapup::Remove, ctx)
+            }
         }
     }
 }

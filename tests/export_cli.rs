@@ -1,6 +1,7 @@
 //! The `export` harness as a user runs it: exit status 0 and the JobReport as
 //! JSON on stdout when the job completes; Ctrl-C (SIGINT) cancels the job, cleans
-//! up and exits non-zero; a bad flag is a clear error.
+//! up and exits non-zero; a bad flag is a clear error; a job that fails names
+//! the causes on its last line and keeps its OperationOutcomes.
 //!
 //! The test binary is its own child: with `EXPORT_CHILD` set it runs the
 //! example's `main` (included below) on its command line.
@@ -23,7 +24,8 @@ fn main() -> ExitCode {
     completes_with_a_json_report();
     sigint_cancels_and_cleans_up();
     bad_flags_are_refused();
-    eprintln!("export_cli: 3 tests passed");
+    a_failed_job_says_why_and_keeps_its_operation_outcomes();
+    eprintln!("export_cli: 4 tests passed");
     ExitCode::SUCCESS
 }
 
@@ -135,5 +137,84 @@ fn bad_flags_are_refused() {
         std::fs::read_dir(root.path()).unwrap().count(),
         0,
         "nothing written"
+    );
+}
+
+fn a_failed_job_says_why_and_keeps_its_operation_outcomes() {
+    // A port on 127.0.0.1 where nothing listens.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    // One fetcher, two a batch: the first batch trips the threshold.
+    let output = export(&[
+        "--root",
+        root_arg,
+        "--source",
+        "bfd",
+        "--bfd-url",
+        &url,
+        "--beneficiaries",
+        "6",
+        "--batch-size",
+        "2",
+        "--concurrency",
+        "1",
+        "--json",
+    ])
+    .env("RUST_LOG", "warn")
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let reason = format!(
+        "failure threshold exceeded: 2 of 2 beneficiaries failed: \
+         connection refused (127.0.0.1:{port}) ×2 (max failure rate 0.1)"
+    );
+    assert_eq!(
+        stderr.lines().last(),
+        Some(format!("job ABC-DEF failed: {reason}").as_str()),
+        "{stderr}"
+    );
+    // Each failure is logged once at warn level, with its cause.
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("Connection refused"))
+        .collect();
+    assert_eq!(warned.len(), 2, "{stderr}");
+
+    let report: Value = serde_json::from_slice(&output.stdout).expect("the JSON report");
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["reason"], reason.as_str());
+    let errors: Vec<&Value> = report["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert_eq!(errors[0]["file"], "Z9000_0001_error.ndjson");
+    let body =
+        std::fs::read_to_string(root.path().join("ABC-DEF/Z9000_0001_error.ndjson")).unwrap();
+    let patients: Vec<String> = body
+        .lines()
+        .map(|line| {
+            let outcome: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(outcome["resourceType"], "OperationOutcome");
+            outcome["issue"][0]["diagnostics"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        patients,
+        ["Patient/-19990000000000", "Patient/-19990000000001"]
+    );
+    assert!(
+        stderr.contains("OperationOutcomes of the failed beneficiaries: Z9000_0001_error.ndjson")
     );
 }

@@ -6,7 +6,7 @@ use claims_aggregator::{run_job, FileKind, JobStatus};
 use common::*;
 
 #[actix::test]
-async fn too_many_failures_fail_the_job_and_clean_up() {
+async fn too_many_failures_fail_the_job_and_keep_their_operation_outcomes() {
     let root = tempfile::tempdir().unwrap();
     let config = config(root.path())
         .max_failure_rate(0.2)
@@ -14,7 +14,8 @@ async fn too_many_failures_fail_the_job_and_clean_up() {
         .concurrency(2)
         .build()
         .unwrap();
-    let report = run_job(config, synthetic_source(3, 0.6), beneficiaries(500))
+    let source = synthetic_source(3, 0.6);
+    let report = run_job(config, source.clone(), beneficiaries(500))
         .await
         .unwrap();
     let JobStatus::Failed(reason) = &report.status else {
@@ -27,6 +28,14 @@ async fn too_many_failures_fail_the_job_and_clean_up() {
     assert!(p.patient_requests_processed < 500, "stopped early");
     let job_dir = root.path().join("J1");
     assert!(!job_dir.join("streaming").exists() && !job_dir.join("finished").exists());
+    // The finished parts were combined: one OperationOutcome per failure.
+    let failed = failed_beneficiaries(&output_lines(&job_dir, &report, FileKind::Error));
+    assert_eq!(failed.len() as u64, p.patient_requests_errored);
+    assert!(failed.iter().all(|id| source.fails(id)));
+    assert!(reason.contains(&format!(
+        "failed: synthetic source: fetch failed (injected failure) ×{} (",
+        p.patient_requests_errored
+    )));
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["status"], "failed");
     assert!(json["reason"]

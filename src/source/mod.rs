@@ -117,6 +117,63 @@ impl SourceError {
             message: message.into(),
         }
     }
+
+    /// The cause of this failure of `beneficiary`'s fetch without what differs
+    /// from one beneficiary to the next (the id, a URL's path and query), so that
+    /// a job counts its failures by cause: `connection refused (127.0.0.1:9)`,
+    /// `BFD: HTTP 500 Internal Server Error, after 5 attempts (bfd.example)`.
+    pub fn cause(&self, beneficiary: &str) -> String {
+        // The OS's words for a refused or broken connection, as the transport
+        // errors carry them deep in their chain: the part that matters.
+        const TRANSPORT: [(&str, &str); 6] = [
+            ("connection refused", "connection refused"),
+            ("connection reset", "connection reset"),
+            ("no route to host", "no route to host"),
+            ("network is unreachable", "network unreachable"),
+            ("failed to lookup address", "host name not resolved"),
+            ("dns error", "host name not resolved"),
+        ];
+        let (mut text, host) = without_url(&self.message);
+        let lower = text.to_lowercase();
+        if let Some((_, cause)) = TRANSPORT.iter().find(|(words, _)| lower.contains(words)) {
+            return match host {
+                Some(host) => format!("{cause} ({host})"),
+                None => (*cause).to_owned(),
+            };
+        }
+        if !beneficiary.is_empty() {
+            for (with, instead) in [
+                (format!("beneficiary {beneficiary}: "), ""),
+                (format!(" of beneficiary {beneficiary}"), ""),
+                (format!(" for beneficiary {beneficiary}"), ""),
+                (format!("beneficiary {beneficiary}"), "beneficiary"),
+                (beneficiary.to_owned(), "<id>"),
+            ] {
+                text = text.replace(&with, instead);
+            }
+        }
+        text
+    }
+}
+
+/// `message` with its first URL (and a `GET ` before it) replaced by the
+/// URL's `host:port`, and that `host:port`.
+fn without_url(message: &str) -> (String, Option<String>) {
+    let Some(start) = message.find("https://").or_else(|| message.find("http://")) else {
+        return (message.to_owned(), None);
+    };
+    let len = message[start..]
+        .find(|c: char| c.is_whitespace() || c == ')')
+        .unwrap_or(message.len() - start);
+    let Ok(url) = url::Url::parse(&message[start..start + len]) else {
+        return (message.to_owned(), None);
+    };
+    let host = url[url::Position::BeforeHost..url::Position::AfterPort].to_owned();
+    let before = message[..start]
+        .strip_suffix("GET ")
+        .unwrap_or(&message[..start]);
+    let text = format!("{before}{host}{}", &message[start + len..]);
+    (text, Some(host))
 }
 
 /// An async supplier of one beneficiary's ExplanationOfBenefit resources.
@@ -188,6 +245,37 @@ mod tests {
             let problem = Resource::from_value(&value).check_eob().unwrap_err();
             assert!(problem.contains(says), "{value}: {problem}");
         }
+    }
+
+    #[test]
+    fn causes_leave_out_the_beneficiary_and_the_url() {
+        let refused = SourceError::new(
+            "transient",
+            "BFD: beneficiary -1999: cannot connect: client error (Connect): tcp connect \
+             error: Connection refused (os error 111), after 5 attempts \
+             (GET http://127.0.0.1:9/v2/fhir/ExplanationOfBenefit?patient=-1999&_count=50)",
+        );
+        assert_eq!(refused.cause("-1999"), "connection refused (127.0.0.1:9)");
+        let status = SourceError::new(
+            "transient",
+            "BFD: beneficiary -1999: HTTP 500 Internal Server Error, after 5 attempts \
+             (GET https://bfd.example/v2/fhir/ExplanationOfBenefit?patient=-1999)",
+        );
+        assert_eq!(
+            status.cause("-1999"),
+            "BFD: HTTP 500 Internal Server Error, after 5 attempts (bfd.example)"
+        );
+        let injected = SourceError::new(
+            "exception",
+            "synthetic source: fetch of beneficiary -7 failed (injected failure)",
+        );
+        assert_eq!(
+            injected.cause("-7"),
+            "synthetic source: fetch failed (injected failure)"
+        );
+        let odd = SourceError::new("exception", "no answer about -7; not a URL: http://[");
+        assert_eq!(odd.cause("-7"), "no answer about <id>; not a URL: http://[");
+        assert_eq!(odd.cause(""), odd.message, "an empty id replaces nothing");
     }
 
     #[test]
