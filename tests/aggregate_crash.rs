@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use claims_aggregator::{fault, run_job, FileKind, JobLayout};
 use common::*;
 use rand::{Rng, SeedableRng};
-use wait_timeout::ChildExt;
 
 const CHILD_ENV: &str = "AGGREGATE_CHILD";
 const BENEFICIARIES: u64 = 600;
@@ -75,11 +74,7 @@ fn spawn_child(root: &Path, failpoints: Option<String>) -> Child {
         ])
         .args(["--max-bytes", &MAX_BYTES.to_string()])
         .stdout(Stdio::null())
-        .stderr(if std::env::var_os("CRASH_VERBOSE").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        });
+        .stderr(child_stderr());
     if let Some(points) = failpoints {
         command.env("FAILPOINTS", points);
     }
@@ -87,13 +82,7 @@ fn spawn_child(root: &Path, failpoints: Option<String>) -> Child {
 }
 
 fn wait(child: &mut Child) -> ExitStatus {
-    match child.wait_timeout(CHILD_LIMIT).unwrap() {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            panic!("an aggregator hung for {CHILD_LIMIT:?}");
-        }
-    }
+    wait_child(child, CHILD_LIMIT, "an aggregator")
 }
 
 fn complete(root: &Path) {

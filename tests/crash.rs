@@ -19,7 +19,6 @@ use claims_aggregator::{
 };
 use common::*;
 use rand::{Rng, SeedableRng};
-use wait_timeout::ChildExt;
 
 const CHILD_ENV: &str = "CRASH_CHILD_ROOT";
 const BENEFICIARIES: u64 = 400;
@@ -71,11 +70,7 @@ fn spawn_child(root: &Path, failpoints: Option<String>) -> Child {
         .env(CHILD_ENV, root)
         .env_remove("FAILPOINTS")
         .stdout(Stdio::piped())
-        .stderr(if std::env::var_os("CRASH_VERBOSE").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        });
+        .stderr(child_stderr());
     if let Some(points) = failpoints {
         command.env("FAILPOINTS", points);
     }
@@ -83,13 +78,7 @@ fn spawn_child(root: &Path, failpoints: Option<String>) -> Child {
 }
 
 fn wait(child: &mut Child) -> ExitStatus {
-    match child.wait_timeout(CHILD_LIMIT).unwrap() {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            panic!("a child job hung for {CHILD_LIMIT:?}");
-        }
-    }
+    wait_child(child, CHILD_LIMIT, "a child job")
 }
 
 /// Runs the job to completion without faults; returns its report.

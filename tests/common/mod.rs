@@ -316,3 +316,30 @@ pub fn assert_exactly_once(
     assert_outputs_match_report(job_dir, report);
     data.len()
 }
+
+/// Waits for a child process for at most `limit`; kills it and panics, naming
+/// `what`, if it hangs.
+pub fn wait_child(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    use wait_timeout::ChildExt;
+    match child.wait_timeout(limit).unwrap() {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            panic!("{what} hung for {limit:?}");
+        }
+    }
+}
+
+/// Where a crash test's children write their log: the test's stderr with
+/// `CRASH_VERBOSE` set, nowhere otherwise.
+pub fn child_stderr() -> std::process::Stdio {
+    if std::env::var_os("CRASH_VERBOSE").is_some() {
+        std::process::Stdio::inherit()
+    } else {
+        std::process::Stdio::null()
+    }
+}
