@@ -486,6 +486,12 @@ fn scan(layout: &JobLayout) -> Result<Scan> {
     for entry in fs::read_dir(layout.job_dir()).at("list", layout.job_dir())? {
         let entry = entry.at("list", layout.job_dir())?;
         if let Some((kind, n)) = layout.parse_output_name(&entry.file_name().to_string_lossy()) {
+            if n == u32::MAX {
+                return Err(Error::JobDirectory {
+                    path: entry.path(),
+                    reason: "is numbered so high that no output can follow it".into(),
+                });
+            }
             let highest = &mut scan.highest_output[kind as usize];
             *highest = (*highest).max(n);
         }

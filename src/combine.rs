@@ -132,6 +132,7 @@ impl AggregationStep {
             kind: self.kind,
             output: None,
             parts: Cow::Borrowed(&self.parts),
+            voids: None,
         };
         journal::append(&self.layout.journal(), &entry)?;
         for name in self.parts.iter() {
@@ -210,6 +211,7 @@ impl AggregationStep {
                 kind: self.kind,
                 output: Some(output.clone()),
                 parts: Cow::Borrowed(&self.parts),
+                voids: None,
             },
         )?;
         let final_path = self.layout.output(self.kind, number);

@@ -30,6 +30,11 @@ pub struct JournalEntry<'a> {
     pub output: Option<JobOutput>,
     /// Names of the consumed parts.
     pub parts: Cow<'a, PartNames>,
+    /// The output file this line takes back: a step journaled it, but a crash
+    /// kept it from being published and recovery returned its parts. Such a
+    /// line has no output and no parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voids: Option<String>,
 }
 
 /// Appends `entry` to the journal at `path` and makes it durable.
@@ -133,14 +138,18 @@ pub fn outputs(layout: &JobLayout) -> Result<Vec<JobOutput>> {
     #[derive(Deserialize)]
     struct OutputOnly {
         output: Option<JobOutput>,
+        #[serde(default)]
+        voids: Option<String>,
     }
     let mut latest = std::collections::BTreeMap::new();
-    for output in read_as::<OutputOnly>(&layout.journal())?
-        .into_iter()
-        .filter_map(|e| e.output)
-    {
-        let number = layout.parse_output_name(&output.file).map_or(0, |(_, n)| n);
-        latest.insert((output.kind, number), output);
+    for entry in read_as::<OutputOnly>(&layout.journal())? {
+        if let Some(voided) = entry.voids.and_then(|f| layout.parse_output_name(&f)) {
+            latest.remove(&voided);
+        }
+        if let Some(output) = entry.output {
+            let number = layout.parse_output_name(&output.file).map_or(0, |(_, n)| n);
+            latest.insert((output.kind, number), output);
+        }
     }
     Ok(latest
         .into_values()
@@ -174,6 +183,7 @@ mod tests {
                 compressed_bytes: None,
             }),
             parts: Cow::Owned(PartNames::from_names(["tmp_000001.ndjson", "tmp_x.ndjson"])),
+            voids: None,
         }
     }
 

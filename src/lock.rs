@@ -134,6 +134,10 @@ impl JobLock {
                 reason: "holds no job record to complete".into(),
             });
         };
+        // Rewritten only when it changes: a rewrite is a moment without a record.
+        if meta.completed.as_deref() == Some(outputs) {
+            return Ok(());
+        }
         self.write_meta(&JobMeta {
             completed: Some(outputs.to_vec()),
             ..meta

@@ -83,7 +83,16 @@ pub enum Unaccounted {
 /// Without `resume`, a directory that holds anything (but an unlocked lock file)
 /// is refused untouched. Symbolic links are never followed: a job directory,
 /// `streaming/` or `finished/` that is a link is refused.
-pub fn open_job(layout: &JobLayout, meta: &JobMeta, resume: bool) -> Result<(JobLock, JobState)> {
+///
+/// A parts-only job (`parts_only`) shares its directory with an aggregator in
+/// another process: its outputs, journal and claims are that aggregator's, so
+/// its recovery only reads them (batches in them are done) and leaves them be.
+pub fn open_job(
+    layout: &JobLayout,
+    meta: &JobMeta,
+    resume: bool,
+    parts_only: bool,
+) -> Result<(JobLock, JobState)> {
     let dir = layout.job_dir();
     match fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => {
@@ -137,7 +146,7 @@ pub fn open_job(layout: &JobLayout, meta: &JobMeta, resume: bool) -> Result<(Job
     // The new owner is recorded once recovery is over: a recovery cut short
     // is judged again by the same record.
     let parts_survive = recorded.as_ref().is_none_or(JobMeta::parts_survive);
-    let state = recover(layout, parts_survive)?;
+    let state = recover(layout, parts_survive, parts_only)?;
     // Unsynced parts that survived stay unsynced, whatever this owner does.
     let unsynced_kept = recorded.as_ref().is_some_and(|r| !r.sync_parts) && parts_survive;
     lock.write_meta(&JobMeta {
@@ -185,7 +194,7 @@ fn create_dir_checked(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn recover(layout: &JobLayout, parts_survive: bool) -> Result<JobState> {
+fn recover(layout: &JobLayout, parts_survive: bool, parts_only: bool) -> Result<JobState> {
     let has_streaming = existing_dir(layout.streaming())?;
     let has_finished = existing_dir(layout.finished())?;
     let has_journal = fs::symlink_metadata(layout.journal()).is_ok();
@@ -197,7 +206,22 @@ fn recover(layout: &JobLayout, parts_survive: bool) -> Result<JobState> {
     create_dir_checked(layout.streaming())?;
     create_dir_checked(layout.finished())?;
 
-    let entries = recover_outputs(layout, Unaccounted::Remove)?;
+    let mut done_batches = HashSet::new();
+    let entries = if parts_only {
+        // In an aggregator's claims, or journaled by it: done either way.
+        for (_, _, claim) in claims(layout)? {
+            for part in fs::read_dir(&claim).at("list", &claim)? {
+                let name = part.at("list", &claim)?.file_name();
+                let name = name.to_string_lossy();
+                if FileKind::of_part(&name) == Some(FileKind::Data) {
+                    done_batches.extend(JobLayout::batch_of_part(&name));
+                }
+            }
+        }
+        journal::read(&layout.journal())?
+    } else {
+        recover_outputs(layout, Unaccounted::Remove)?
+    };
     for entry in fs::read_dir(layout.streaming()).at("list", layout.streaming())? {
         let entry = entry.at("list", layout.streaming())?;
         log::info!("recovery: discarding unfinished {}", entry.path().display());
@@ -209,7 +233,6 @@ fn recover(layout: &JobLayout, parts_survive: bool) -> Result<JobState> {
         }
     }
 
-    let mut done_batches = HashSet::new();
     let mut error_parts = Vec::new();
     for entry in entries.iter().filter(|e| e.kind == FileKind::Data) {
         done_batches.extend(
@@ -300,12 +323,20 @@ fn recover_outputs(
     unaccounted: Unaccounted,
 ) -> Result<Vec<JournalEntry<'static>>> {
     remove_temp_outputs(layout)?;
-    let has_journal = layout.journal().exists();
     let entries = journal::read(&layout.journal())?;
     // The last entry for an output wins: a step journaled before a crash
-    // that kept it from publishing was made again under the same number.
-    let mut journaled = BTreeMap::new();
-    for output in entries.iter().filter_map(|e| e.output.as_ref()) {
+    // that kept it from publishing was made again under the same number (or
+    // taken back by a void line, once recovery returned its parts).
+    let mut journaled: BTreeMap<(FileKind, u32), usize> = BTreeMap::new();
+    for (index, entry) in entries.iter().enumerate() {
+        if let Some(voided) = entry.voids.as_deref() {
+            if let Some(key) = layout.parse_output_name(voided) {
+                journaled.remove(&key);
+            }
+        }
+        let Some(output) = &entry.output else {
+            continue;
+        };
         let Some(key) = layout.parse_output_name(&output.file) else {
             return Err(refuse(
                 &layout.journal(),
@@ -316,8 +347,9 @@ fn recover_outputs(
                 ),
             ));
         };
-        journaled.insert(key, output);
+        journaled.insert(key, index);
     }
+    let output_of = |index: usize| entries[index].output.as_ref().expect("an output entry");
     let claims = claims(layout)?;
     let claimed: HashSet<(FileKind, u32)> = claims.iter().map(|(k, n, _)| (*k, *n)).collect();
 
@@ -326,7 +358,7 @@ fn recover_outputs(
         |kind: FileKind| journaled.keys().find(|(k, _)| *k == kind).map(|(_, n)| *n);
     for (kind, number, name) in output_files(layout)? {
         let path = layout.job_dir().join(&name);
-        match journaled.get(&(kind, number)) {
+        match journaled.get(&(kind, number)).map(|&i| output_of(i)) {
             Some(recorded) if recorded.file == name => verify(&path, recorded)?,
             _ => {
                 // A standalone aggregator may run over outputs of an earlier,
@@ -334,10 +366,7 @@ fn recover_outputs(
                 // everything this run's journal records.
                 let earlier = unaccounted == Unaccounted::Refuse
                     && !claimed.contains(&(kind, number))
-                    && match lowest_journaled(kind) {
-                        Some(lowest) => number < lowest,
-                        None => !has_journal,
-                    };
+                    && lowest_journaled(kind).is_none_or(|lowest| number < lowest);
                 if earlier {
                     continue;
                 }
@@ -364,7 +393,8 @@ fn recover_outputs(
             }
         }
     }
-    for (&(kind, number), recorded) in &journaled {
+    for (&(kind, number), &index) in &journaled {
+        let recorded = output_of(index);
         let path = layout.job_dir().join(&recorded.file);
         if !claimed.contains(&(kind, number)) && fs::symlink_metadata(&path).is_err() {
             return Err(refuse(
@@ -377,8 +407,23 @@ fn recover_outputs(
             ));
         }
     }
-    release_claims(layout, &claims)?;
-    Ok(entries)
+    release_claims(layout, &claims, &journaled, &entries)?;
+    // What the journal says is in outputs now, or was dropped as empty: the
+    // batches done for good. A line for an output that was never published
+    // (its parts returned, or its claim gone with them) vouches for nothing.
+    let published: HashSet<usize> = journaled.values().copied().collect();
+    Ok(entries
+        .into_iter()
+        .enumerate()
+        .filter(|(i, e)| match &e.output {
+            None => e.voids.is_none(),
+            Some(o) => {
+                published.contains(i)
+                    && fs::symlink_metadata(layout.job_dir().join(&o.file)).is_ok()
+            }
+        })
+        .map(|(_, e)| e)
+        .collect())
 }
 
 /// Checks that the output at `path` is a regular file with the recorded size
@@ -527,8 +572,14 @@ fn claims(layout: &JobLayout) -> Result<Vec<(FileKind, u32, PathBuf)>> {
 
 /// Finishes or redoes every claim left in `finished/` by an interrupted step:
 /// its output exists (it was verified) → the claim is deleted; it does not →
-/// its parts return to `finished/`.
-fn release_claims(layout: &JobLayout, claims: &[(FileKind, u32, PathBuf)]) -> Result<()> {
+/// its parts return to `finished/`, after a void line takes back the journal
+/// line of an output that was journaled but never published.
+fn release_claims(
+    layout: &JobLayout,
+    claims: &[(FileKind, u32, PathBuf)],
+    journaled: &BTreeMap<(FileKind, u32), usize>,
+    entries: &[JournalEntry<'_>],
+) -> Result<()> {
     for (kind, number, claim) in claims {
         let (kind, number) = (*kind, *number);
         let published = [false, true].into_iter().any(|gzip| {
@@ -540,6 +591,20 @@ fn release_claims(layout: &JobLayout, claims: &[(FileKind, u32, PathBuf)]) -> Re
             log::info!(
                 "recovery: output {number} of {kind} was not published; returning its parts"
             );
+            if let Some(output) = journaled
+                .get(&(kind, number))
+                .and_then(|&i| entries[i].output.as_ref())
+            {
+                journal::append(
+                    &layout.journal(),
+                    &JournalEntry {
+                        kind,
+                        output: None,
+                        parts: std::borrow::Cow::Owned(Default::default()),
+                        voids: Some(output.file.clone()),
+                    },
+                )?;
+            }
             for part in fs::read_dir(claim).at("list", claim)? {
                 let part = part.at("list", claim)?;
                 let to = layout.finished().join(part.file_name());
@@ -591,6 +656,7 @@ mod tests {
                 kind: FileKind::Data,
                 output: Some(output.clone()),
                 parts: std::borrow::Cow::Owned(PartNames::from_names(parts.iter().copied())),
+                voids: None,
             },
         )
         .unwrap();
@@ -601,10 +667,10 @@ mod tests {
     fn a_fresh_directory_is_created_and_locked() {
         let root = tempfile::tempdir().unwrap();
         let l = layout(root.path());
-        let (_lock, state) = open_job(&l, &meta(), false).unwrap();
+        let (_lock, state) = open_job(&l, &meta(), false, false).unwrap();
         assert_eq!(state, JobState::Fresh);
         assert!(l.streaming().is_dir() && l.finished().is_dir());
-        let err = open_job(&l, &meta(), true).unwrap_err().to_string();
+        let err = open_job(&l, &meta(), true, false).unwrap_err().to_string();
         assert!(err.contains("in use by another running job"), "{err}");
     }
 
@@ -612,7 +678,7 @@ mod tests {
     fn claims_are_finished_or_redone_and_leftovers_discarded() {
         let root = tempfile::tempdir().unwrap();
         let l = layout(root.path());
-        drop(open_job(&l, &meta(), false).unwrap());
+        drop(open_job(&l, &meta(), false, false).unwrap());
         // Output 1 was journaled and published: its claim is just released.
         publish(&l, 1, b"a\n", &["tmp_000001.ndjson"]);
         fs::create_dir(l.claim_dir(FileKind::Data, 1)).unwrap();
@@ -635,7 +701,7 @@ mod tests {
         fs::write(l.finished_part(4, FileKind::Error), b"e4\n").unwrap();
         fs::write(l.streaming_part(5, FileKind::Data), b"half").unwrap();
 
-        let (_lock, state) = open_job(&l, &meta(), true).unwrap();
+        let (_lock, state) = open_job(&l, &meta(), true, false).unwrap();
         let JobState::Resumed { done_batches } = state else {
             panic!("{state:?}")
         };
@@ -671,7 +737,7 @@ mod tests {
                 sync_parts: false,
                 ..meta()
             };
-            drop(open_job(&l, &unsynced, false).unwrap());
+            drop(open_job(&l, &unsynced, false, false).unwrap());
             // Batch 1 is in the journal (its output is durable); batch 2 was
             // claimed for an output never published; batch 3 waits.
             let journaled = PartNames::from_names(["tmp_000001.ndjson"]);
@@ -681,6 +747,7 @@ mod tests {
                     kind: FileKind::Data,
                     output: None,
                     parts: std::borrow::Cow::Owned(journaled),
+                    voids: None,
                 },
             )
             .unwrap();
@@ -693,7 +760,7 @@ mod tests {
             fs::write(l.finished_part(3, FileKind::Data), b"c\n").unwrap();
             fs::write(l.finished_part(3, FileKind::Error), b"e3\n").unwrap();
 
-            let (lock, state) = open_job(&l, &meta(), true).unwrap();
+            let (lock, state) = open_job(&l, &meta(), true, false).unwrap();
             let JobState::Resumed { done_batches } = state else {
                 panic!("{state:?}")
             };
@@ -715,9 +782,9 @@ mod tests {
     fn refusals_name_the_cause() {
         let root = tempfile::tempdir().unwrap();
         let l = layout(root.path());
-        drop(open_job(&l, &meta(), false).unwrap());
+        drop(open_job(&l, &meta(), false, false).unwrap());
         fs::write(l.output(FileKind::Data, 1), b"a\n").unwrap();
-        let err = open_job(&l, &meta(), false).unwrap_err().to_string();
+        let err = open_job(&l, &meta(), false, false).unwrap_err().to_string();
         assert!(
             err.contains("already holds") && err.contains("resume"),
             "{err}"
@@ -726,13 +793,13 @@ mod tests {
             batch_size: 7,
             ..meta()
         };
-        let err = open_job(&l, &other, true).unwrap_err().to_string();
+        let err = open_job(&l, &other, true, false).unwrap_err().to_string();
         assert!(err.contains("batch size 10"), "{err}");
 
         fs::remove_dir(l.finished()).unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), l.finished()).unwrap();
-        let err = open_job(&l, &meta(), true).unwrap_err().to_string();
+        let err = open_job(&l, &meta(), true, false).unwrap_err().to_string();
         assert!(
             err.contains("finished") && err.contains("symbolic link"),
             "{err}"
@@ -743,11 +810,11 @@ mod tests {
     fn a_completed_job_is_left_untouched() {
         let root = tempfile::tempdir().unwrap();
         let l = layout(root.path());
-        drop(open_job(&l, &meta(), false).unwrap());
+        drop(open_job(&l, &meta(), false, false).unwrap());
         fs::remove_dir(l.streaming()).unwrap();
         fs::remove_dir(l.finished()).unwrap();
         fs::write(l.output(FileKind::Data, 1), b"a\n").unwrap();
-        let (_lock, state) = open_job(&l, &meta(), true).unwrap();
+        let (_lock, state) = open_job(&l, &meta(), true, false).unwrap();
         assert_eq!(state, JobState::Completed);
         assert!(!l.streaming().exists() && !l.finished().exists());
     }
@@ -756,7 +823,7 @@ mod tests {
     /// batch 3 waits in finished/.
     fn interrupted(root: &Path) -> (JobLayout, JobOutput) {
         let l = layout(root);
-        drop(open_job(&l, &meta(), false).unwrap());
+        drop(open_job(&l, &meta(), false, false).unwrap());
         let output = publish(
             &l,
             1,
@@ -768,7 +835,7 @@ mod tests {
     }
 
     fn resumed(l: &JobLayout) -> Result<HashSet<u64>> {
-        match open_job(l, &meta(), true)?.1 {
+        match open_job(l, &meta(), true, false)?.1 {
             JobState::Resumed { done_batches } => Ok(done_batches),
             other => panic!("{other:?}"),
         }
@@ -888,7 +955,7 @@ mod tests {
     fn a_completed_job_is_verified_against_its_record() {
         let root = tempfile::tempdir().unwrap();
         let l = layout(root.path());
-        let (lock, _) = open_job(&l, &meta(), false).unwrap();
+        let (lock, _) = open_job(&l, &meta(), false, false).unwrap();
         let output = publish(&l, 1, b"a\n", &["tmp_000001.ndjson"]);
         lock.seal(&[output]).unwrap();
         fs::remove_file(l.journal()).unwrap();
@@ -896,20 +963,77 @@ mod tests {
         // A stray left in finished/ does not make it look unfinished.
         fs::write(l.finished().join("notes.txt"), b"keep").unwrap();
         drop(lock);
-        assert_eq!(open_job(&l, &meta(), true).unwrap().1, JobState::Completed);
+        assert_eq!(
+            open_job(&l, &meta(), true, false).unwrap().1,
+            JobState::Completed
+        );
 
         fs::write(l.output(FileKind::Data, 1), b"b\n").unwrap();
-        let err = open_job(&l, &meta(), true).unwrap_err().to_string();
+        let err = open_job(&l, &meta(), true, false).unwrap_err().to_string();
         assert!(
             err.contains("Z9000_0001.ndjson") && err.contains("sha256"),
             "{err}"
         );
         fs::write(l.output(FileKind::Data, 1), b"a\n").unwrap();
         fs::write(l.output(FileKind::Data, 2), b"x\n").unwrap();
-        let err = open_job(&l, &meta(), true).unwrap_err().to_string();
+        let err = open_job(&l, &meta(), true, false).unwrap_err().to_string();
         assert!(
             err.contains("Z9000_0002.ndjson") && err.contains("not one of"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_output_journaled_but_never_published_is_voided_when_its_parts_return() {
+        let root = tempfile::tempdir().unwrap();
+        let (l, _) = interrupted(root.path());
+        // Step 2 journaled, then a crash before the rename: claim and journal
+        // line are there, the output is not.
+        let output = publish(&l, 2, b"d\n", &["tmp_000004.ndjson"]);
+        fs::remove_file(l.job_dir().join(&output.file)).unwrap();
+        fs::create_dir(l.claim_dir(FileKind::Data, 2)).unwrap();
+        fs::write(
+            l.claim_dir(FileKind::Data, 2).join("tmp_000004.ndjson"),
+            b"d\n",
+        )
+        .unwrap();
+        assert_eq!(resumed(&l).unwrap(), HashSet::from([1, 2, 3, 4]));
+        // Killed again before output 2 was made again: nothing refuses, and
+        // batch 4 counts only while its part is there.
+        assert_eq!(resumed(&l).unwrap(), HashSet::from([1, 2, 3, 4]));
+        fs::remove_file(l.finished_part(4, FileKind::Data)).unwrap();
+        assert_eq!(resumed(&l).unwrap(), HashSet::from([1, 2, 3]));
+        assert!(journal::outputs(&l)
+            .unwrap()
+            .iter()
+            .all(|o| o.file != output.file));
+    }
+
+    #[test]
+    fn a_parts_only_resume_leaves_the_aggregators_files_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let (l, _) = interrupted(root.path());
+        // An aggregator in another process is between steps: output 2 just
+        // renamed (its journal line read before), output 3 being combined
+        // from a claim.
+        fs::write(l.output(FileKind::Data, 2), b"d\n").unwrap();
+        fs::write(l.temp_output(FileKind::Data, 3), b"e").unwrap();
+        fs::create_dir(l.claim_dir(FileKind::Data, 3)).unwrap();
+        fs::write(
+            l.claim_dir(FileKind::Data, 3).join("tmp_000005.ndjson"),
+            b"e\n",
+        )
+        .unwrap();
+        let (_lock, state) = open_job(&l, &meta(), true, true).unwrap();
+        let JobState::Resumed { done_batches } = state else {
+            panic!("{state:?}")
+        };
+        assert_eq!(done_batches, HashSet::from([1, 2, 3, 5]));
+        assert!(l.output(FileKind::Data, 2).exists());
+        assert!(l.temp_output(FileKind::Data, 3).exists());
+        assert!(l
+            .claim_dir(FileKind::Data, 3)
+            .join("tmp_000005.ndjson")
+            .exists());
     }
 }

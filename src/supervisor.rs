@@ -548,9 +548,11 @@ impl JobSupervisor {
     fn report(&mut self, status: JobStatus, ctx: &mut Context<Self>) {
         let layout = self.layout.clone();
         let completed = status.is_completed();
+        // A parts-only job's outputs and journal are its aggregator's.
+        let sealing = completed && !self.config.parts_only();
         let lock = self.lock.clone();
         let work = spawn_holding(self.lock.clone(), move || {
-            list_outputs(&layout, completed.then_some(lock.as_deref()).flatten())
+            list_outputs(&layout, sealing.then_some(lock.as_deref()).flatten())
         });
         ctx.spawn(work.into_actor(self).map(move |listed, act, ctx| {
             let (status, outputs, strays) = match listed {
@@ -799,8 +801,10 @@ impl Handler<RunJob> for JobSupervisor {
             completed: None,
         };
         let resume = self.config.resume();
-        let work =
-            actix_rt::task::spawn_blocking(move || recovery::open_job(&layout, &meta, resume));
+        let parts_only = self.config.parts_only();
+        let work = actix_rt::task::spawn_blocking(move || {
+            recovery::open_job(&layout, &meta, resume, parts_only)
+        });
         ctx.spawn(work.into_actor(self).map(|opened, act, ctx| {
             match opened.unwrap_or(Err(Error::ActorGone { actor: "prepare" })) {
                 Ok((lock, state)) => act.prepared(lock, state, ctx),
