@@ -490,17 +490,24 @@ fn summarize(mut reader: impl Read, path: &Path, buf: &mut [u8]) -> Result<Summa
 /// Size, line count and SHA-256 of an NDJSON file (a regular file only).
 pub fn describe(path: &Path) -> Result<Summary> {
     let (file, _) = untrusted::open_regular_or_refuse("read output", path)?;
-    summarize(file, path, &mut vec![0; DESCRIBE_BUFFER])
+    describe_file(file, path, false)
 }
 
 /// The same of a gzipped NDJSON file's content.
 pub fn describe_gzipped(path: &Path) -> Result<Summary> {
     let (file, _) = untrusted::open_regular_or_refuse("read output", path)?;
-    summarize(
-        MultiGzDecoder::new(file),
-        path,
-        &mut vec![0; DESCRIBE_BUFFER],
-    )
+    describe_file(file, path, true)
+}
+
+/// [`describe`] or [`describe_gzipped`] of `file`, already opened (and
+/// checked) from `path`.
+pub fn describe_file(file: File, path: &Path, gzipped: bool) -> Result<Summary> {
+    let buf = &mut vec![0; DESCRIBE_BUFFER];
+    if gzipped {
+        summarize(MultiGzDecoder::new(file), path, buf)
+    } else {
+        summarize(file, path, buf)
+    }
 }
 
 /// Appends every part to a gzip stream in `out`, repairing missing newlines as

@@ -44,7 +44,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use crate::combine::{describe, describe_gzipped, fsync_dir};
+use crate::combine::{describe, describe_file, describe_gzipped, fsync_dir};
 use crate::error::{Error, IoContext, Result};
 use crate::journal::{self, JournalEntry};
 use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX, GZIP_SUFFIX, TEMP_SUFFIX};
@@ -439,8 +439,8 @@ fn verify(path: &Path, recorded: &JobOutput) -> Result<()> {
             ),
         )
     };
-    let len = match untrusted::open_regular(path)? {
-        Opened::Regular(_, len) => len,
+    let (file, len) = match untrusted::open_regular(path)? {
+        Opened::Regular(file, len) => (file, len),
         Opened::NotRegular(what) => return Err(mismatch(format!("it is {what}"))),
         Opened::Missing => return Err(mismatch("it is missing".into())),
     };
@@ -448,11 +448,8 @@ fn verify(path: &Path, recorded: &JobOutput) -> Result<()> {
     if len != expected_len {
         return Err(mismatch(format!("it has {len} bytes")));
     }
-    let summary = if recorded.compressed_bytes.is_some() {
-        describe_gzipped(path)?
-    } else {
-        describe(path)?
-    };
+    // The descriptor just checked is the one read.
+    let summary = describe_file(file, path, recorded.compressed_bytes.is_some())?;
     if summary.bytes != recorded.bytes
         || summary.records != recorded.records
         || summary.sha256 != recorded.sha256
@@ -637,6 +634,13 @@ mod tests {
         JobLayout::new(root.join("J"), "streaming", "finished", "Z9000")
     }
 
+    /// A claim of data output `number` holding the part `name`.
+    fn claimed(l: &JobLayout, number: u32, name: &str, body: &[u8]) {
+        let claim = l.claim_dir(FileKind::Data, number);
+        fs::create_dir(&claim).unwrap();
+        fs::write(claim.join(name), body).unwrap();
+    }
+
     /// Writes data output `number` holding `body`, journaled as made of `parts`.
     fn publish(l: &JobLayout, number: u32, body: &[u8], parts: &[&str]) -> JobOutput {
         let path = l.output(FileKind::Data, number);
@@ -681,19 +685,9 @@ mod tests {
         drop(open_job(&l, &meta(), false, false).unwrap());
         // Output 1 was journaled and published: its claim is just released.
         publish(&l, 1, b"a\n", &["tmp_000001.ndjson"]);
-        fs::create_dir(l.claim_dir(FileKind::Data, 1)).unwrap();
-        fs::write(
-            l.claim_dir(FileKind::Data, 1).join("tmp_000001.ndjson"),
-            b"a\n",
-        )
-        .unwrap();
+        claimed(&l, 1, "tmp_000001.ndjson", b"a\n");
         // Output 2 was not: its parts return to finished/.
-        fs::create_dir(l.claim_dir(FileKind::Data, 2)).unwrap();
-        fs::write(
-            l.claim_dir(FileKind::Data, 2).join("tmp_000002.ndjson"),
-            b"b\n",
-        )
-        .unwrap();
+        claimed(&l, 2, "tmp_000002.ndjson", b"b\n");
         fs::write(l.temp_output(FileKind::Data, 2), b"partial").unwrap();
         // Batch 3 finished, batch 4 only got its error part across, batch 5 is unfinished.
         fs::write(l.finished_part(3, FileKind::Data), b"c\n").unwrap();
@@ -751,12 +745,7 @@ mod tests {
                 },
             )
             .unwrap();
-            fs::create_dir(l.claim_dir(FileKind::Data, 1)).unwrap();
-            fs::write(
-                l.claim_dir(FileKind::Data, 1).join("tmp_000002.ndjson"),
-                b"b\n",
-            )
-            .unwrap();
+            claimed(&l, 1, "tmp_000002.ndjson", b"b\n");
             fs::write(l.finished_part(3, FileKind::Data), b"c\n").unwrap();
             fs::write(l.finished_part(3, FileKind::Error), b"e3\n").unwrap();
 
@@ -991,12 +980,7 @@ mod tests {
         // line are there, the output is not.
         let output = publish(&l, 2, b"d\n", &["tmp_000004.ndjson"]);
         fs::remove_file(l.job_dir().join(&output.file)).unwrap();
-        fs::create_dir(l.claim_dir(FileKind::Data, 2)).unwrap();
-        fs::write(
-            l.claim_dir(FileKind::Data, 2).join("tmp_000004.ndjson"),
-            b"d\n",
-        )
-        .unwrap();
+        claimed(&l, 2, "tmp_000004.ndjson", b"d\n");
         assert_eq!(resumed(&l).unwrap(), HashSet::from([1, 2, 3, 4]));
         // Killed again before output 2 was made again: nothing refuses, and
         // batch 4 counts only while its part is there.
@@ -1018,12 +1002,7 @@ mod tests {
         // from a claim.
         fs::write(l.output(FileKind::Data, 2), b"d\n").unwrap();
         fs::write(l.temp_output(FileKind::Data, 3), b"e").unwrap();
-        fs::create_dir(l.claim_dir(FileKind::Data, 3)).unwrap();
-        fs::write(
-            l.claim_dir(FileKind::Data, 3).join("tmp_000005.ndjson"),
-            b"e\n",
-        )
-        .unwrap();
+        claimed(&l, 3, "tmp_000005.ndjson", b"e\n");
         let (_lock, state) = open_job(&l, &meta(), true, true).unwrap();
         let JobState::Resumed { done_batches } = state else {
             panic!("{state:?}")
