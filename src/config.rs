@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::layout::JobLayout;
+use crate::store::layout::JobLayout;
 
 /// One MiB: `max_mb` counts in these, as AB2D does.
 pub const MIB: u64 = 1024 * 1024;
@@ -153,7 +153,7 @@ impl JobConfig {
             &self.contract,
         )
         .with_gzip(self.gzip)
-        .with_sync_parts(self.parts_only || crate::lock::boot_id().is_none())
+        .with_sync_parts(self.parts_only || crate::store::lock::boot_id().is_none())
     }
     /// Whether outputs are gzipped.
     pub fn gzip(&self) -> bool {

@@ -27,7 +27,7 @@
 //! - [`BatchFetcher`] asks a [`ClaimsSource`] for each beneficiary's claims, writes
 //!   them to `streaming/tmp_<batch>.ndjson` (failures as `OperationOutcome` lines in
 //!   `tmp_<batch>_error.ndjson`), renames the parts into `finished/` (fsynced first in
-//!   parts-only jobs; see [`part`]).
+//!   parts-only jobs; see [`store::part`]).
 //! - [`Aggregator`] makes an output whenever more than `multiplier × max_bytes` of
 //!   one kind wait, choosing parts that fill it as close to `max_bytes` as possible
 //!   ([`select`]); it combines on blocking threads and stays responsive.
@@ -56,20 +56,12 @@
 //!
 //! | module | concern |
 //! |---|---|
-//! | [`config`] | [`JobConfig`]: builder, AB2D's defaults, validation |
-//! | [`layout`] | [`JobLayout`]: every path and file name of the protocol, [`FileKind`] |
-//! | [`part`] | a part file: written in `streaming/`, renamed into `finished/` once complete |
-//! | [`part_names`], [`waiting`] | part names kept compact; the parts waiting for aggregation |
-//! | [`select`] | which waiting parts make the next output (better than AB2D's greedy pass) |
-//! | [`combine`], [`publish_order`], [`direct_io`] | one crash-safe aggregation step; plain or gzipped outputs; outputs published in number order; written with direct I/O |
-//! | [`journal`] | the append-only job journal that makes the directory self-describing |
-//! | [`recovery`] | opening a job directory: fresh, resumed after a crash, or completed |
-//! | [`lock`] | one owner per job directory (an OS file lock) |
-//! | [`untrusted`] | opening what the job directory holds without following links or trusting names |
-//! | [`fault`] | fault injection points for the crash and I/O-fault tests |
-//! | [`aggregator`], [`fetcher`], [`supervisor`] | the three actors, each with its messages |
+//! | [`config`], [`error`], [`report`], [`manifest`] | [`JobConfig`] and its validation; [`Error`]; [`JobReport`] and progress counters; the Bulk Data manifest |
+//! | [`actors`] | the three actors ([`JobSupervisor`], [`BatchFetcher`], [`Aggregator`]) and [`actors::messages`], everything they exchange |
+//! | [`store`] | the on-disk protocol: [`JobLayout`] (every path and name), parts, the journal, the lock, the crash-safe combine, recovery of a directory found on disk |
+//! | [`select`] | which waiting parts make the next output (pure; better than AB2D's greedy pass) |
 //! | [`source`] | [`ClaimsSource`]; [`SyntheticSource`]; [`BfdSource`] over HTTP |
-//! | [`report`], [`manifest`] | [`JobReport`], progress counters; the Bulk Data manifest |
+//! | [`fault`] | fault injection points for the crash and I/O-fault tests |
 //!
 //! # Example
 //!
@@ -95,45 +87,37 @@
 
 #![deny(missing_docs)]
 
-pub mod aggregator;
+pub mod actors;
 #[cfg(test)]
 mod alloc_count;
-pub mod combine;
 pub mod config;
-pub mod direct_io;
 pub mod error;
 pub mod fault;
-pub mod fetcher;
-pub mod journal;
-pub mod layout;
-pub mod lock;
 pub mod manifest;
-pub mod part;
-pub mod part_names;
-pub mod publish_order;
-pub mod recovery;
 pub mod report;
 pub mod select;
 pub mod source;
-pub mod supervisor;
-pub mod untrusted;
-pub mod waiting;
+pub mod store;
 
-pub use aggregator::{Aggregator, AwaitCompletion, Cancel, FileFinished, StreamingClosed};
+pub use actors::aggregator::Aggregator;
+pub use actors::fetcher::BatchFetcher;
+pub use actors::messages::{
+    AggregatorEvent, AwaitCompletion, BatchDone, BatchOutcome, Cancel, FileFinished, GetProgress,
+    JobProgress, RunJob, StreamingClosed, Subscribe,
+};
+pub use actors::supervisor::{run_job, JobSupervisor};
 pub use config::{JobConfig, JobConfigBuilder, MIB};
 pub use error::{Error, Result};
-pub use fetcher::{BatchFetcher, BatchStats};
-pub use layout::{FileKind, JobLayout};
 pub use manifest::BulkDataManifest;
-pub use report::{JobOutput, JobReport, JobStatus, Progress, ProgressCounters, Timings};
+pub use report::{
+    BatchStats, JobOutput, JobReport, JobStatus, Progress, ProgressCounters, Timings,
+};
 pub use source::{
     synthetic, BfdConfig, BfdConfigBuilder, BfdSource, ClaimsSource, Resource, SourceError,
     SyntheticConfig, SyntheticSource,
 };
-pub use supervisor::{
-    run_job, AggregatorEvent, BatchDone, BatchOutcome, GetProgress, JobProgress, JobSupervisor,
-    RunJob, Subscribe,
-};
+pub use store::layout::{FileKind, JobLayout};
+pub use store::{combine, journal, lock, part_names, untrusted};
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::layout::FileKind;
 use crate::report::{JobOutput, JobReport};
+use crate::store::layout::FileKind;
 
 /// Extension URL of a file's checksum.
 pub const CHECKSUM_EXTENSION: &str = "https://ab2d.cms.gov/checksum";

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::layout::FileKind;
+use crate::store::layout::FileKind;
 
 /// Counters of a running job, shared by the supervisor, the fetchers and the
 /// aggregator. Relaxed atomics: each counter is exact, a snapshot is a moment's view.
@@ -395,5 +395,42 @@ mod tests {
             ),
             (3, 1, 2)
         );
+    }
+}
+
+/// What a batch did. Counted locally and added to the job's counters only once
+/// the batch's parts are in `finished/`, so a batch that is retried is never
+/// counted twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Beneficiaries processed (failures included).
+    pub processed: u64,
+    /// Of which failed.
+    pub errored: u64,
+    /// Beneficiaries with at least one EOB.
+    pub with_eobs: u64,
+    /// EOBs received.
+    pub eobs_fetched: u64,
+    /// EOBs written.
+    pub eobs_written: u64,
+    /// Bytes written to both parts.
+    pub bytes: u64,
+    /// Parts moved to `finished/`.
+    pub parts: u64,
+    /// The failures by cause (as many as `errored`).
+    pub causes: FailureCauses,
+}
+
+impl BatchStats {
+    /// Adds these figures to the job's counters.
+    pub(crate) fn commit(&self, progress: &ProgressCounters) {
+        progress.add_processed(self.processed);
+        progress.add_errored(self.errored);
+        progress.add_patients_with_eobs(self.with_eobs);
+        progress.add_eobs_fetched(self.eobs_fetched);
+        progress.add_eobs_written(self.eobs_written);
+        progress.add_bytes_written(self.bytes);
+        progress.add_parts_finished(self.parts);
+        progress.add_failure_causes(&self.causes);
     }
 }

@@ -5,7 +5,7 @@
 //! | message | sent by | answer |
 //! |---|---|---|
 //! | [`RunJob`] | the caller | the [`JobReport`] when the job ends; `Err` only when it could not start (nothing touched) |
-//! | [`GetProgress`] | anyone, any time | a [`Progress`] snapshot |
+//! | [`GetProgress`] | anyone, any time | a [`Progress`](crate::Progress) snapshot |
 //! | [`Subscribe`] | anyone | — ; [`JobProgress`] events follow each batch and output |
 //! | [`Cancel`] | the caller | — ; the report of `RunJob` says `cancelled` |
 //! | [`BatchDone`] | each fetcher, exactly once | — |
@@ -57,117 +57,24 @@ use std::time::Instant;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
-use crate::aggregator::{Aggregator, Cancel, StreamingClosed, STEPS_IN_FLIGHT};
+use crate::actors::aggregator::{Aggregator, STEPS_IN_FLIGHT};
+use crate::actors::fetcher::{announce, write_lost_batch, BatchFetcher, FetcherContext};
+use crate::actors::messages::{
+    AggregatorEvent, BatchDone, BatchOutcome, Cancel, GetProgress, JobProgress, RunJob,
+    StreamingClosed, Subscribe,
+};
 use crate::config::JobConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::fault::fault_point;
-use crate::fetcher::{announce, write_lost_batch, BatchFetcher, BatchStats, FetcherContext};
-use crate::journal;
-use crate::layout::{JobLayout, TEMP_SUFFIX};
-use crate::lock::{JobLock, JobMeta};
-use crate::recovery::{self, JobState};
-use crate::report::{JobOutput, JobReport, JobStatus, Progress, ProgressCounters, Timings};
+use crate::report::{JobOutput, JobReport, JobStatus, ProgressCounters, Timings};
 use crate::source::ClaimsSource;
+use crate::store::journal;
+use crate::store::layout::{JobLayout, TEMP_SUFFIX};
+use crate::store::lock::{JobLock, JobMeta};
+use crate::store::recovery::{self, JobState};
 
 /// Times a fetcher may run a batch: once, then once more if it was lost.
 const BATCH_ATTEMPTS: u32 = 2;
-
-/// Runs the job over these beneficiaries; answers with the report.
-#[derive(Message)]
-#[rtype(result = "Result<JobReport>")]
-pub struct RunJob {
-    beneficiaries: Box<dyn Iterator<Item = String> + Send>,
-    expected: u64,
-}
-
-impl RunJob {
-    /// The beneficiaries of the job, pulled lazily. The expected count is the
-    /// iterator's exact size hint, if it has one (see [`RunJob::expected`]).
-    pub fn new<I>(beneficiaries: I) -> Self
-    where
-        I: IntoIterator<Item = String>,
-        I::IntoIter: Send + 'static,
-    {
-        let beneficiaries = beneficiaries.into_iter();
-        let expected = match beneficiaries.size_hint() {
-            (low, Some(high)) if low == high => low as u64,
-            _ => 0,
-        };
-        RunJob {
-            beneficiaries: Box::new(beneficiaries),
-            expected,
-        }
-    }
-
-    /// Sets the number of beneficiaries the job expects (for progress).
-    pub fn expected(mut self, expected: u64) -> Self {
-        self.expected = expected;
-        self
-    }
-}
-
-impl std::fmt::Debug for RunJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunJob")
-            .field("expected", &self.expected)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Asks for the job's counters.
-#[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "Progress")]
-pub struct GetProgress;
-
-/// Registers a recipient of [`JobProgress`] events.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Subscribe(pub Recipient<JobProgress>);
-
-/// Pushed to subscribers after each batch and each output, and once at the end.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct JobProgress {
-    /// The job id.
-    pub job_id: String,
-    /// Counters at this moment.
-    pub progress: Progress,
-    /// How the job ended; `None` while it runs.
-    pub status: Option<JobStatus>,
-}
-
-/// A fetcher's batch ended. Sent exactly once per fetcher.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct BatchDone {
-    /// The batch number.
-    pub batch: u64,
-    /// How it ended.
-    pub outcome: BatchOutcome,
-}
-
-/// How a batch ended.
-#[derive(Debug, Clone)]
-pub enum BatchOutcome {
-    /// Both parts are in `finished/`.
-    Done(BatchStats),
-    /// It stopped on [`Cancel`].
-    Cancelled,
-    /// Writing or finishing a part failed.
-    Failed(Arc<Error>),
-    /// The fetcher stopped without finishing (it panicked or its arbiter died).
-    Lost,
-}
-
-/// What the aggregator tells its observer.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub enum AggregatorEvent {
-    /// An output was published.
-    Output(JobOutput),
-    /// Aggregation failed; the aggregator has stopped.
-    Failed(Arc<Error>),
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -796,7 +703,7 @@ impl Handler<RunJob> for JobSupervisor {
             job_id: self.config.job_id().to_owned(),
             contract: self.config.contract().to_owned(),
             batch_size: self.config.batch_size(),
-            boot_id: crate::lock::boot_id().map(str::to_owned),
+            boot_id: crate::store::lock::boot_id().map(str::to_owned),
             sync_parts: layout.sync_parts(),
             completed: None,
         };

@@ -10,7 +10,7 @@
 //!   short cause ([`SourceError::cause`]) and logged at warn level (the first
 //!   [`WARN_FAILURES`] of the job; the rest at debug), and the batch goes on;
 //! - at the end both parts are finished (fsynced if the job says so, see
-//!   [`crate::part`]) and renamed into `finished/` on a blocking
+//!   [`crate::store::part`]) and renamed into `finished/` on a blocking
 //!   thread (error part first: the data part reaching `finished/` marks the batch
 //!   done), then announced to the aggregator with [`FileFinished`];
 //! - the supervisor hears [`BatchDone`] exactly once: with the outcome, or — if
@@ -31,14 +31,13 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
-use crate::aggregator::{Cancel, FileFinished};
+use crate::actors::messages::{BatchDone, BatchOutcome, Cancel, FileFinished};
 use crate::error::{Error, Result};
 use crate::fault::fault_point;
-use crate::layout::{FileKind, JobLayout};
-use crate::part::{CompletePart, FinishedPart, PartWriter};
-use crate::report::{FailureCauses, ProgressCounters};
+use crate::report::{BatchStats, FailureCauses, ProgressCounters};
 use crate::source::{operation_outcome, ClaimsSource, SourceError};
-use crate::supervisor::{BatchDone, BatchOutcome};
+use crate::store::layout::{FileKind, JobLayout};
+use crate::store::part::{CompletePart, FinishedPart, PartWriter};
 
 /// Beneficiary failures of a job logged at warn level, each with its cause;
 /// later ones go to debug, so that a failing job does not flood the log (the
@@ -105,43 +104,6 @@ impl BatchFetcher {
                 outcome,
             });
         }
-    }
-}
-
-/// What a batch did. Counted locally and added to the job's counters only once
-/// the batch's parts are in `finished/`, so a batch that is retried is never
-/// counted twice.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchStats {
-    /// Beneficiaries processed (failures included).
-    pub processed: u64,
-    /// Of which failed.
-    pub errored: u64,
-    /// Beneficiaries with at least one EOB.
-    pub with_eobs: u64,
-    /// EOBs received.
-    pub eobs_fetched: u64,
-    /// EOBs written.
-    pub eobs_written: u64,
-    /// Bytes written to both parts.
-    pub bytes: u64,
-    /// Parts moved to `finished/`.
-    pub parts: u64,
-    /// The failures by cause (as many as `errored`).
-    pub causes: FailureCauses,
-}
-
-impl BatchStats {
-    /// Adds these figures to the job's counters.
-    pub(crate) fn commit(&self, progress: &ProgressCounters) {
-        progress.add_processed(self.processed);
-        progress.add_errored(self.errored);
-        progress.add_patients_with_eobs(self.with_eobs);
-        progress.add_eobs_fetched(self.eobs_fetched);
-        progress.add_eobs_written(self.eobs_written);
-        progress.add_bytes_written(self.bytes);
-        progress.add_parts_finished(self.parts);
-        progress.add_failure_causes(&self.causes);
     }
 }
 
@@ -219,7 +181,7 @@ async fn fetch_batch(
     }
     drop(beneficiaries);
     // Completed here, so that the blocking thread gets nothing on the heap
-    // (see `crate::part`); the error part first: the data part reaching
+    // (see `crate::store::part`); the error part first: the data part reaching
     // `finished/` marks the batch done.
     let parts = [
         errors.map(PartWriter::complete).transpose()?,

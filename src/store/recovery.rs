@@ -4,7 +4,7 @@
 //! [`recover_aggregation`]).
 //!
 //! Recovery follows the files, which are the journal of the job (see
-//! [`crate::combine`] for the order in which an output is made), and trusts
+//! [`crate::store::combine`] for the order in which an output is made), and trusts
 //! none of them blindly: the directory may hold hand edits, other processes'
 //! files and hostile links.
 //!
@@ -44,13 +44,13 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use crate::combine::{describe, describe_file, describe_gzipped, fsync_dir};
 use crate::error::{Error, IoContext, Result};
-use crate::journal::{self, JournalEntry};
-use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX, GZIP_SUFFIX, TEMP_SUFFIX};
-use crate::lock::{JobLock, JobMeta, LOCK_NAME};
 use crate::report::JobOutput;
-use crate::untrusted::{self, Opened};
+use crate::store::combine::{describe, describe_file, describe_gzipped, fsync_dir};
+use crate::store::journal::{self, JournalEntry};
+use crate::store::layout::{FileKind, JobLayout, CLAIM_PREFIX, GZIP_SUFFIX, TEMP_SUFFIX};
+use crate::store::lock::{JobLock, JobMeta, LOCK_NAME};
+use crate::store::untrusted::{self, Opened};
 
 /// Suffix given to an entry named like a part that is not a regular file.
 pub const SET_ASIDE_SUFFIX: &str = ".set-aside";
@@ -617,7 +617,7 @@ fn release_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::part_names::PartNames;
+    use crate::store::part_names::PartNames;
 
     fn meta() -> JobMeta {
         JobMeta {
@@ -722,7 +722,7 @@ mod tests {
     fn unsynced_parts_are_fetched_again_after_a_restart() {
         for (boot, kept) in [
             (Some("another-boot"), false),
-            (crate::lock::boot_id(), true),
+            (crate::store::lock::boot_id(), true),
         ] {
             let root = tempfile::tempdir().unwrap();
             let l = layout(root.path());

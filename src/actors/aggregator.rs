@@ -43,52 +43,21 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
-use crate::combine::AggregationStep;
+use crate::actors::messages::{
+    AggregatorEvent, AwaitCompletion, Cancel, FileFinished, StreamingClosed,
+};
 use crate::config::JobConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::fault::fault_point;
-use crate::layout::{FileKind, JobLayout, CLAIM_PREFIX};
-use crate::part_names::PartNames;
-use crate::publish_order::PublishOrder;
-use crate::recovery;
 use crate::report::{JobOutput, ProgressCounters};
 use crate::select;
-use crate::supervisor::AggregatorEvent;
-use crate::untrusted::{self, Opened};
-use crate::waiting::WaitingParts;
-
-/// The part of a batch was moved into `finished/` (named
-/// [`JobLayout::part_name`]) and waits for aggregation. Carries nothing on the
-/// heap: one is sent for every part, from the fetchers' threads.
-#[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "()")]
-pub struct FileFinished {
-    /// The batch the part belongs to.
-    pub batch: u64,
-    /// Data or error.
-    pub kind: FileKind,
-    /// Its size in bytes.
-    pub bytes: u64,
-}
-
-/// Every writer is done (`streaming/` is gone): combine what is left, remove
-/// `finished/`, answer with the number of aggregations made.
-#[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "Result<u64>")]
-pub struct StreamingClosed;
-
-/// Answers with the number of aggregations once the aggregator is done, without
-/// closing it.
-#[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "Result<u64>")]
-pub struct AwaitCompletion;
-
-/// Stop now. Handled by every actor of a job: the supervisor (from the caller),
-/// fetchers and the aggregator (from the supervisor). Answered once the
-/// receiver's running file work has stopped.
-#[derive(Debug, Clone, Copy, Default, Message)]
-#[rtype(result = "()")]
-pub struct Cancel;
+use crate::store::combine::AggregationStep;
+use crate::store::layout::{FileKind, JobLayout, CLAIM_PREFIX};
+use crate::store::part_names::PartNames;
+use crate::store::publish_order::PublishOrder;
+use crate::store::recovery;
+use crate::store::untrusted::{self, Opened};
+use crate::store::waiting::WaitingParts;
 
 /// Aggregation steps that may run at once. A step alternates CPU work
 /// (reading parts, checksumming) with waits on the device (its direct writes,

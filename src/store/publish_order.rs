@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
-use crate::layout::FileKind;
+use crate::store::layout::FileKind;
 
 /// The number each kind publishes next, and the steps waiting for their turn.
 #[derive(Debug)]

@@ -8,7 +8,7 @@
 //! then a part lives in the page cache, which survives the death of the process
 //! (a crash, `kill -9`) but not a restart of the machine. So the lock file
 //! records the machine's boot id, and a resume after a restart fetches again
-//! the batches whose parts were still waiting (see [`crate::recovery`]). Not
+//! the batches whose parts were still waiting (see [`crate::store::recovery`]). Not
 //! fsyncing parts halves what the disk has to take: most parts are combined
 //! and deleted before the kernel ever writes them out.
 //!
@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result};
 use crate::fault::fault_point;
-use crate::layout::{FileKind, JobLayout};
+use crate::store::layout::{FileKind, JobLayout};
 
 /// The buffer of a part file is written out once it holds this much.
 const PART_BUFFER: usize = 256 * 1024;

@@ -14,9 +14,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
-use crate::layout::{FileKind, JobLayout};
-use crate::part_names::PartNames;
 use crate::report::JobOutput;
+use crate::store::layout::{FileKind, JobLayout};
+use crate::store::part_names::PartNames;
 
 /// One journal line: an aggregation step and the parts it consumed. Borrows
 /// the parts when written (an output may consume tens of thousands), owns them

@@ -33,15 +33,15 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
 
-use crate::direct_io::{self, AlignedBuffer};
 use crate::error::{Error, IoContext, Result};
 use crate::fault::fault_point;
-use crate::journal::{self, JournalEntry};
-use crate::layout::{FileKind, JobLayout};
-use crate::part_names::PartNames;
-use crate::publish_order::PublishOrder;
 use crate::report::JobOutput;
-use crate::untrusted;
+use crate::store::direct_io::{self, AlignedBuffer};
+use crate::store::journal::{self, JournalEntry};
+use crate::store::layout::{FileKind, JobLayout};
+use crate::store::part_names::PartNames;
+use crate::store::publish_order::PublishOrder;
+use crate::store::untrusted;
 
 /// Buffer size for reading outputs back to checksum them.
 const DESCRIBE_BUFFER: usize = 1 << 20;

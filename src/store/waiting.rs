@@ -16,9 +16,9 @@
 
 use std::collections::HashSet;
 
-use crate::layout::{FileKind, JobLayout};
-use crate::part_names::PartNames;
 use crate::select::{self, remove_sorted};
+use crate::store::layout::{FileKind, JobLayout};
+use crate::store::part_names::PartNames;
 
 /// Batch numbers from this one on are kept by name: the bit set that tells
 /// known batches takes a bit for every batch number below the highest, so it

@@ -9,7 +9,7 @@
 //! The lock file also records the parameters that decide which beneficiaries
 //! make which batch ([`JobMeta`]), so that a resume with a different batch size,
 //! which would mix up done and pending batches, is refused; and whether the
-//! parts in `finished/` can be trusted after a crash (see [`crate::part`]).
+//! parts in `finished/` can be trusted after a crash (see [`crate::store::part`]).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};

@@ -15,7 +15,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 
-use crate::layout::{FileKind, JobLayout};
+use crate::store::layout::{FileKind, JobLayout};
 
 /// The names of parts of one kind: batch numbers where the name is the one this
 /// crate gives that batch, whole names otherwise. Iterates batches first.
