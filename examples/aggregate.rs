@@ -17,6 +17,9 @@ use actix::Actor;
 use claims_aggregator::{journal, Aggregator, AwaitCompletion, JobConfig};
 use clap::Parser;
 
+#[path = "common/flags.rs"]
+mod flags;
+
 #[derive(Debug, Parser)]
 #[command(about = "Aggregate the finished parts of a job directory written by other processes")]
 struct Args {
@@ -68,7 +71,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(bytes) => builder.max_bytes(bytes),
         None => builder.max_mb(args.max_mb),
     };
-    let config = builder.build()?;
+    let config = builder
+        .build()
+        .map_err(|e| flags::in_flag_terms(e, args.max_bytes.is_some()))?;
     let layout = config.layout();
     if !layout.job_dir().is_dir() {
         return Err(format!(

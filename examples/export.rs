@@ -26,6 +26,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// How often a plain progress line is printed when stderr is not a terminal.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
+#[path = "common/flags.rs"]
+mod flags;
 #[path = "common/job_args.rs"]
 mod job_args;
 
@@ -79,7 +81,8 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
         .config(&args.job_id, &args.job.contract)
         .resume(args.resume)
         .parts_only(args.parts_only)
-        .build()?;
+        .build()
+        .map_err(|e| flags::in_flag_terms(e, args.job.max_bytes.is_some()))?;
     let source = args.source.source(&args.job, &args.job_id)?;
     let (expected, beneficiaries) = args.source.beneficiaries(&args.job).await?;
     let job_dir = config.layout().job_dir().to_owned();

@@ -1,18 +1,25 @@
 //! The job options shared by the example programs (`export`, `server`): where
 //! jobs live, how outputs are cut, and the synthetic claims source.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use claims_aggregator::{synthetic, JobConfig, JobConfigBuilder, SyntheticConfig, SyntheticSource};
 
+/// Where jobs live unless `--root` says otherwise; created on first use.
+pub const DEFAULT_ROOT: &str = "./efsmount";
+
 /// Job options, with AB2D's scenario as defaults.
 #[derive(Debug, Clone, clap::Args)]
 pub struct JobArgs {
-    /// Directory holding job directories (created if missing).
-    #[arg(long, default_value = "./efsmount")]
+    /// Directory holding job directories; must exist unless --create-root
+    /// (the default one is created on first use).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_ROOT)]
     pub root: PathBuf,
+    /// Create --root (and its parents) if it is missing.
+    #[arg(long)]
+    pub create_root: bool,
     /// Contract number: the prefix of output names.
     #[arg(long, default_value = "Z9000")]
     pub contract: String,
@@ -61,13 +68,21 @@ pub struct JobArgs {
 }
 
 impl JobArgs {
-    /// Creates the root directory if it is missing.
+    /// Checks that the root directory exists, creating it only when asked to
+    /// (`--create-root`) or when it is the default one: a mistyped `--root`
+    /// must not quietly grow a tree somewhere else.
     pub fn ensure_root(&self) -> Result<(), String> {
-        if !self.root.exists() {
-            std::fs::create_dir_all(&self.root)
-                .map_err(|e| format!("create root {}: {e}", self.root.display()))?;
+        if self.root.exists() {
+            return Ok(());
         }
-        Ok(())
+        if !self.create_root && self.root != Path::new(DEFAULT_ROOT) {
+            return Err(format!(
+                "--root {} does not exist (pass --create-root to create it)",
+                self.root.display()
+            ));
+        }
+        std::fs::create_dir_all(&self.root)
+            .map_err(|e| format!("--root {}: cannot create it: {e}", self.root.display()))
     }
 
     /// A config builder for job `job_id` of `contract` with these options.

@@ -101,7 +101,10 @@ impl SourceArgs {
         }
         // PEM files are small (bounded by MAX_PEM_BYTES), so reading them here
         // does not hold up the arbiter.
-        let source = BfdSource::new(config.build()?).map_err(|e| self.name_the_flag(e))?;
+        let config = config
+            .build()
+            .map_err(|e| super::flags::in_flag_terms(e, false))?;
+        let source = BfdSource::new(config).map_err(|e| self.name_the_flag(e))?;
         Ok(Arc::new(source))
     }
 
