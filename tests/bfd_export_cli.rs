@@ -69,6 +69,7 @@ async fn exports_over_mutual_tls_from_a_patients_file() {
     let args = vec![
         "--root".into(),
         path(&root),
+        "--create-root".into(),
         "--job-id".into(),
         "CLI-JOB".into(),
         "--source".into(),
@@ -150,7 +151,7 @@ fn flags_that_make_no_sense_are_refused() {
     let cases: Vec<(Vec<String>, Vec<String>)> = vec![
         (
             owned(&["--source", "bfd", "--bfd-url", "http://bfd.example"]),
-            owned(&["invalid config: base_url: \"http://bfd.example\": plain http is only allowed to a loopback host"]),
+            owned(&["invalid --bfd-url: \"http://bfd.example\": plain http is only allowed to a loopback host"]),
         ),
         (owned(&["--since", "2020-01-01"]), owned(&["--since needs --source bfd"])),
         (

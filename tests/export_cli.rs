@@ -132,7 +132,7 @@ fn bad_flags_are_refused() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("invalid config: job_id"), "{stderr}");
+    assert!(stderr.contains("invalid --job-id: \"../x\""), "{stderr}");
     assert_eq!(
         std::fs::read_dir(root.path()).unwrap().count(),
         0,
