@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use claims_aggregator::combine::combine_parts;
+use claims_aggregator::internals::combine::combine_parts;
 use claims_aggregator::{FileKind, JobLayout, SyntheticConfig, SyntheticSource, MIB};
 #[path = "support/mod.rs"]
 mod support;

@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use claims_aggregator::config::DEFAULT_MAX_BYTES;
-use claims_aggregator::select::{greedy_select, plan_all, select};
+use claims_aggregator::internals::select::{greedy_select, plan_all, select};
 use claims_aggregator::{SyntheticConfig, SyntheticSource};
 #[path = "support/mod.rs"]
 mod support;

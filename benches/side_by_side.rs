@@ -52,9 +52,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Actor;
-use claims_aggregator::combine::{combine_parts, describe, AggregationStep};
-use claims_aggregator::part_names::PartNames;
-use claims_aggregator::select::{greedy_select, plan_all, select};
+use claims_aggregator::internals::combine::{combine_parts, describe, AggregationStep};
+use claims_aggregator::internals::part_names::PartNames;
+use claims_aggregator::internals::select::{greedy_select, plan_all, select};
 use claims_aggregator::{
     run_job, synthetic, Aggregator, Cancel, FileFinished, FileKind, JobConfig, JobLayout,
     JobReport, StreamingClosed, SyntheticConfig, SyntheticSource, MIB,

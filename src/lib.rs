@@ -21,16 +21,16 @@
 //! ```
 //!
 //! - [`JobSupervisor`] creates the job directories, starts one [`Aggregator`] and
-//!   at most `concurrency` [`BatchFetcher`]s at once, each on the next arbiter of
+//!   at most `concurrency` `BatchFetcher`s at once, each on the next arbiter of
 //!   its pool, pulling `batch_size` beneficiaries at a time from the caller's
 //!   iterator (memory does not grow with the job).
-//! - [`BatchFetcher`] asks a [`ClaimsSource`] for each beneficiary's claims, writes
+//! - `BatchFetcher` asks a [`ClaimsSource`] for each beneficiary's claims, writes
 //!   them to `streaming/tmp_<batch>.ndjson` (failures as `OperationOutcome` lines in
 //!   `tmp_<batch>_error.ndjson`), renames the parts into `finished/` (fsynced first in
-//!   parts-only jobs; see [`store::part`]).
+//!   parts-only jobs; see `store/part.rs`).
 //! - [`Aggregator`] makes an output whenever more than `multiplier × max_bytes` of
 //!   one kind wait, choosing parts that fill it as close to `max_bytes` as possible
-//!   ([`select`]); it combines on blocking threads and stays responsive.
+//!   (`select.rs`); it combines on blocking threads and stays responsive.
 //!
 //! # Protocol
 //!
@@ -41,7 +41,7 @@
 //! | [`Subscribe`] | anyone → supervisor | any time | — ; [`JobProgress`] events follow |
 //! | [`Cancel`] | caller → supervisor → fetchers, aggregator | any time | `()` once file work stopped |
 //! | [`FileFinished`] | fetcher → aggregator | a part reached `finished/` | — |
-//! | [`BatchDone`] | fetcher → supervisor | its batch ended (or it died: sent from `Drop`) | — |
+//! | `BatchDone` | fetcher → supervisor | its batch ended (or it died: sent from `Drop`) | — |
 //! | [`StreamingClosed`] | supervisor → aggregator | all batches done (or the failure threshold tripped, so that the error outputs stay), `streaming/` removed | count of aggregations, after `finished/` is removed |
 //! | [`AggregatorEvent`] | aggregator → supervisor | each output, or a failure | — |
 //!
@@ -49,19 +49,27 @@
 //! suffix, `_error.ndjson` first), outputs `<contract>_0001.ndjson` and
 //! `<contract>_0001_error.ndjson` numbered per kind. `streaming/` gone means the
 //! writers are done; `finished/` gone means the aggregator is done. Each output is
-//! made crash-safely ([`combine`]): claim, combine into a hidden temp file, fsync,
+//! made crash-safely (`store/combine.rs`): claim, combine into a hidden temp file, fsync,
 //! journal, rename, fsync the directory.
 //!
 //! # Layout
 //!
-//! | module | concern |
-//! |---|---|
-//! | [`config`], [`error`], [`report`], [`manifest`] | [`JobConfig`] and its validation; [`Error`]; [`JobReport`] and progress counters; the Bulk Data manifest |
-//! | [`actors`] | the three actors ([`JobSupervisor`], [`BatchFetcher`], [`Aggregator`]) and [`actors::messages`], everything they exchange |
-//! | [`store`] | the on-disk protocol: [`JobLayout`] (every path and name), parts, the journal, the lock, the crash-safe combine, recovery of a directory found on disk |
-//! | [`select`] | which waiting parts make the next output (pure; better than AB2D's greedy pass) |
-//! | [`source`] | [`ClaimsSource`]; [`SyntheticSource`]; [`BfdSource`] over HTTP |
-//! | [`fault`] | fault injection points for the crash and I/O-fault tests |
+//! ```text
+//! src/lib.rs          these docs; the public API, re-exported flat
+//! src/config.rs       JobConfig: builder, AB2D's defaults, validation
+//! src/error.rs        Error and Result
+//! src/report.rs       JobReport, Progress and the live counters
+//! src/manifest.rs     the Bulk Data manifest of a job's outputs
+//! src/actors/         JobSupervisor, BatchFetcher, Aggregator, and messages.rs:
+//!                     everything they exchange (actors import messages, never
+//!                     each other)
+//! src/store/          the on-disk protocol: layout (every path and name), part,
+//!                     journal, lock, combine (one crash-safe output), recovery
+//!                     (a directory found on disk), untrusted (no link followed)
+//! src/select.rs       which waiting parts make the next output (pure)
+//! src/source/         ClaimsSource; synthetic/ and bfd/ sources
+//! src/fault.rs        fault injection points for the crash and I/O-fault tests
+//! ```
 //!
 //! # Example
 //!
@@ -87,37 +95,62 @@
 
 #![deny(missing_docs)]
 
-pub mod actors;
+mod actors;
 #[cfg(test)]
 mod alloc_count;
 pub mod config;
-pub mod error;
+mod error;
+#[doc(hidden)]
 pub mod fault;
 pub mod manifest;
-pub mod report;
-pub mod select;
+mod report;
+mod select;
 pub mod source;
-pub mod store;
+mod store;
 
 pub use actors::aggregator::Aggregator;
-pub use actors::fetcher::BatchFetcher;
 pub use actors::messages::{
-    AggregatorEvent, AwaitCompletion, BatchDone, BatchOutcome, Cancel, FileFinished, GetProgress,
-    JobProgress, RunJob, StreamingClosed, Subscribe,
+    AggregatorEvent, AwaitCompletion, Cancel, FileFinished, GetProgress, JobProgress, RunJob,
+    StreamingClosed, Subscribe,
 };
 pub use actors::supervisor::{run_job, JobSupervisor};
 pub use config::{JobConfig, JobConfigBuilder, MIB};
 pub use error::{Error, Result};
 pub use manifest::BulkDataManifest;
-pub use report::{
-    BatchStats, JobOutput, JobReport, JobStatus, Progress, ProgressCounters, Timings,
-};
+pub use report::{JobOutput, JobReport, JobStatus, Progress, ProgressCounters, Timings};
 pub use source::{
     synthetic, BfdConfig, BfdConfigBuilder, BfdSource, ClaimsSource, Resource, SourceError,
     SyntheticConfig, SyntheticSource,
 };
+pub use store::journal;
 pub use store::layout::{FileKind, JobLayout};
-pub use store::{combine, journal, lock, part_names, untrusted};
+
+/// The crate's internals that its own benches and tests reach into: the
+/// combine, selection and on-disk helpers. Not part of the API; no stability
+/// promise.
+#[doc(hidden)]
+pub mod internals {
+    /// Which waiting parts make the next output.
+    pub mod select {
+        pub use crate::select::*;
+    }
+    /// One crash-safe aggregation step.
+    pub mod combine {
+        pub use crate::store::combine::*;
+    }
+    /// The lock file of a job directory.
+    pub mod lock {
+        pub use crate::store::lock::*;
+    }
+    /// Compact sets of part names.
+    pub mod part_names {
+        pub use crate::store::part_names::*;
+    }
+    /// Opening what a job directory holds without following links.
+    pub mod untrusted {
+        pub use crate::store::untrusted::*;
+    }
+}
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

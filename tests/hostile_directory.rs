@@ -386,7 +386,7 @@ fn resume(root: &Path) -> Result<claims_aggregator::JobReport, String> {
 fn aggregate(root: &Path) -> Result<(), String> {
     let config = job_config(root);
     let layout = config.layout();
-    if !claims_aggregator::untrusted::is_symlink(layout.streaming()).unwrap() {
+    if !claims_aggregator::internals::untrusted::is_symlink(layout.streaming()).unwrap() {
         let _ = fs::remove_dir_all(layout.streaming());
     }
     actix::System::new().block_on(async move {

@@ -499,7 +499,7 @@ fn an_unfinished_export_resumes_after_a_restart() {
     let lock_file = std::fs::File::open(
         root.path()
             .join(&id)
-            .join(claims_aggregator::lock::LOCK_NAME),
+            .join(claims_aggregator::internals::lock::LOCK_NAME),
     )
     .unwrap();
     lock_file.lock().unwrap();

@@ -88,7 +88,7 @@ pub struct AggregationStep {
     /// The parts, by their names in `finished/`.
     pub parts: PartNames,
     /// Publish only in number order with the other steps sharing it (see
-    /// [`PublishOrder`]); `None` when no other step runs at the same time.
+    /// `PublishOrder`); `None` when no other step runs at the same time.
     pub order: Option<Arc<PublishOrder>>,
     /// Other steps were combining when this one started: it maps half the
     /// combine buffer.

@@ -133,7 +133,7 @@ impl JobLayout {
     }
 
     /// The same layout with parts fsynced before they move to `finished/`
-    /// (the default) or not (see [`crate::store::part`]).
+    /// (the default) or not (see `store/part.rs`).
     pub fn with_sync_parts(mut self, sync_parts: bool) -> Self {
         self.sync_parts = sync_parts;
         self

@@ -77,11 +77,13 @@ impl WaitingParts {
     }
 
     /// Parts waiting.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.compact.len() + self.others.len()
     }
 
     /// Nothing waits.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
