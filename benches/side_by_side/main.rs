@@ -40,7 +40,7 @@
 //! `target/side_by_side/`. `--out DIR` writes them elsewhere.
 //! `SIDE_BY_SIDE_DIR` chooses the scratch location (default: the temp dir).
 
-#[path = "support/mod.rs"]
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::fs::{self, File, OpenOptions};
