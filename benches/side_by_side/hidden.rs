@@ -48,9 +48,8 @@ pub fn report_hidden(settings: &Settings, scratch: &Scratch, pairs: &Pairs, tabl
         format!("{} cores", cores()),
         None,
     );
-    // What aggregating cannot avoid, on cores the parts-only job already
-    // keeps busy: the job can end no sooner than its CPU work spread over
-    // every core without a moment idle.
+    // The least aggregating could take: the parts-only job's CPU plus reading
+    // back and hashing its parts, spread over every core never idle.
     let read_back = median_of(base, |r| r.read_back_cpu);
     let floor_ms = base_ms.max((base_cpu + read_back) / cores() as f64 * 1e3);
     table.add(

@@ -106,12 +106,9 @@ fn run_one_job(
     }
 }
 
-/// Reads every part in `finished` back (from the page cache, where the job
-/// has just written it) and summarizes it as a step does its output (bytes,
-/// lines, SHA-256, with [`describe`]): the least work that aggregating adds
-/// to a job, since each output is checksummed and its bytes come from the
-/// parts (written into the outputs by the device, with `O_DIRECT`). The CPU
-/// seconds it took, on this one thread.
+/// CPU seconds, on this thread, of reading every part in `finished` back and
+/// summarizing it with [`describe`] (bytes, lines, SHA-256) as a step does its
+/// output: the least work that aggregating adds to a job.
 fn read_back_and_hash(finished: &Path) -> f64 {
     let before = cpu_seconds();
     for entry in fs::read_dir(finished).unwrap() {

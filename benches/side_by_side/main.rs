@@ -8,32 +8,18 @@
 //! cargo bench --bench side_by_side -- --only combine,finalize
 //! ```
 //!
-//! | # | `--only` | figure | baseline |
-//! |---|---|---|---|
-//! | 1 | `combine` | `combine_parts` MB/s, page cache warm | a `BufReader`/`BufWriter` copy of the same parts (what `cat parts > out` does) |
-//! | 2 | `hidden` | whole-job wall time (and CPU time); the least it could be (the parts-only job's CPU plus reading back and hashing its parts, over every core) | the same job with `parts_only` (parts written to `finished/`, nothing combined); again with source latency |
-//! | 3 | `finalize` | `StreamingClosed` → count reply of a running aggregator | the same groups combined directly with `plan_all` + `AggregationStep::run` |
-//! | 4 | `memory` | peak RSS (VmHWM) of a 1,000,000-beneficiary job (200,000 in quick runs), in a child process, median of 3; one 3,000,000-beneficiary job in full runs | the same at 10,000; the 3,000,000 job against the 1,000,000 one |
-//! | 5 | `throughput` | EOB MB/s of a whole job, and the most the cores allow (generating, checking, writing, reading back and hashing each byte); EOBs/s with the default arbiters | the same bytes written with one `BufWriter`, into the page cache and durably (then fsync); the CPU work alone; EOBs/s with 1 arbiter |
-//! | 6 | `fill` | fill of every data output but the last | AB2D's greedy selection, replayed on the parts of the same job |
-//! | 7 | `select` | `select` at 1k, 10k, 100k waiting parts; `FileFinished` cost | the `n log n` growth; the cost at 1k waiting |
+//! One module per experiment, named by its `--only` name: `combine` (target 1),
+//! `hidden` (2), `finalize` (3), `memory` (4), `throughput` (5), `fill` (6),
+//! `select` (7); `jobs` runs the whole jobs that 2, 5 and 6 share. What each
+//! compares, and the published figures: `docs/performance.md`.
 //!
 //! Medians of repeated runs, the two sides of a comparison alternating so that
-//! drift on a shared machine hits both. Jobs run in-process
-//! (`System::new().block_on(run_job(..))`) in temp directories; memory is
-//! measured in child processes (this binary re-executed with
-//! `SIDE_BY_SIDE_CHILD` set), each reporting its own VmHWM. Speed is reported,
-//! never asserted: the exit status is 0 even when a target is missed.
+//! drift on a shared machine hits both. Speed is reported, never asserted: the
+//! exit status is 0 even when a target is missed.
 //!
-//! Every job directory is created under a scratch root marked `chattr +T`
-//! (ext4's "top of a directory hierarchy"), so that each job starts in a block
-//! group of its own. On ext4 without a journal (this VM), creating a file skips
-//! every inode freed in the last minutes, one by one: without the flag each job
-//! would pay for the files that the previous job (or anything else on the
-//! machine) deleted, and the comparisons would measure the order of the runs.
-//! ext4 keeps skipping an inode for up to six minutes after its deletion: leave
-//! that long between two full runs (the memory jobs delete 144,000 parts), or
-//! the second one's large jobs run up to twice as slowly.
+//! The scratch root is marked `chattr +T` so that each job starts in a block
+//! group of its own: on ext4 without a journal, a job would otherwise pay for
+//! the inodes that the jobs before it freed.
 //!
 //! Full runs write the table to `docs/perf.md` and the plot (throughput and
 //! peak RSS against job size) to `docs/perf.svg`; quick runs write them under

@@ -43,9 +43,8 @@ pub fn compare_select(settings: &Settings, table: &mut Table) {
             Some(t / t0 <= nlogn * NLOGN_SLACK),
         );
     }
-    // The hot path: a FileFinished must not cost in proportion to what waits
-    // (a rescan of `finished/` would make it 100× dearer for 100× the parts;
-    // a hash insert only meets a colder cache).
+    // A FileFinished must not cost in proportion to what waits: a rescan of
+    // `finished/` would make it 100× dearer for 100× the parts.
     let (few, many) = (1_000, *settings.select_sizes.last().unwrap());
     let (per_few, per_many) = (file_finished_cost(few), file_finished_cost(many));
     let growth = (many / few) as f64;

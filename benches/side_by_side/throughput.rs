@@ -78,10 +78,8 @@ pub fn compare_throughput(
         None,
     );
     if let Some(write_rate) = write_rate {
-        // Every byte is generated and checked (on every core, as measured
-        // above), written once, read back and hashed (each on one core, with
-        // the cores sharing that work): the most a job could make on these
-        // cores with no other cost and nothing idle.
+        // The most a job could make with no other cost and no core idle: every
+        // byte generated and checked, written once, read back and hashed.
         let read_back_rate = mb_per_s(bytes, median_of(&pairs.parts_only, |r| r.read_back_cpu));
         let bound =
             1.0 / (1.0 / source_rate + (1.0 / write_rate + 1.0 / read_back_rate) / cores() as f64);
