@@ -175,30 +175,14 @@ mod tests {
     use super::*;
     use crate::source::bfd::dates::parse_full_date;
 
-    /// The real BFD page of the shared fixtures, when they are beside the
-    /// project (they are not part of it: a checkout without them skips the one
-    /// test whose whole purpose is this data, saying so).
-    fn fixture() -> Option<Vec<u8>> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/bfd/r4/eob-bundle-page1.json"
-        );
-        match std::fs::read(path) {
-            Ok(body) => Some(body),
-            Err(e) => {
-                eprintln!("skipping: the shared BFD fixture {path} is not here ({e})");
-                None
-            }
-        }
-    }
+    /// A real BFD page (see `tests/fixtures/README.md`).
+    const BFD_PAGE: &[u8] = include_bytes!("../../../tests/fixtures/bfd/eob-bundle-page1.json");
 
     const NO_FILTER: EobFilter = EobFilter { earliest: None };
 
     #[test]
     fn a_real_bfd_page_parses_into_compact_lines_equal_to_its_entries() {
-        let Some(body) = fixture() else {
-            return;
-        };
+        let body = BFD_PAGE;
         assert!(body.contains(&b'\n'), "the fixture is pretty-printed");
         let page = parse_page(&body, &NO_FILTER).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
