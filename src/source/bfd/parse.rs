@@ -184,7 +184,7 @@ mod tests {
     fn a_real_bfd_page_parses_into_compact_lines_equal_to_its_entries() {
         let body = BFD_PAGE;
         assert!(body.contains(&b'\n'), "the fixture is pretty-printed");
-        let page = parse_page(&body, &NO_FILTER).unwrap();
+        let page = parse_page(body, &NO_FILTER).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let entries = value["entry"].as_array().unwrap();
         assert_eq!(page.resources.len(), entries.len());
