@@ -185,7 +185,7 @@ mod tests {
         let body = BFD_PAGE;
         assert!(body.contains(&b'\n'), "the fixture is pretty-printed");
         let page = parse_page(body, &NO_FILTER).unwrap();
-        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(body).unwrap();
         let entries = value["entry"].as_array().unwrap();
         assert_eq!(page.resources.len(), entries.len());
         assert_eq!(page.resources.len(), 10);
