@@ -23,26 +23,31 @@ mod flags;
 #[derive(Debug, Parser)]
 #[command(about = "Aggregate the finished parts of a job directory written by other processes")]
 struct Args {
-    /// Directory holding job directories.
-    #[arg(long, default_value = "./efsmount")]
+    /// Directory holding job directories; must exist.
+    #[arg(long, value_name = "DIR", default_value = "./efsmount")]
     root: PathBuf,
     /// Job id: the job directory's name.
-    #[arg(long, default_value = "ABC-DEF")]
+    #[arg(long, value_name = "ID", default_value = "ABC-DEF")]
     job_id: String,
     /// Contract number: the prefix of output names.
-    #[arg(long, default_value = "Z9000")]
+    #[arg(long, value_name = "ID", default_value = "Z9000")]
     contract: String,
     /// Output size cap in MiB.
-    #[arg(long, default_value_t = 200, conflicts_with = "max_bytes")]
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 200,
+        conflicts_with = "max_bytes"
+    )]
     max_mb: u64,
     /// Output size cap in bytes (instead of --max-mb).
-    #[arg(long)]
+    #[arg(long, value_name = "BYTES")]
     max_bytes: Option<u64>,
     /// Aggregate once more than multiplier × max bytes wait.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2)]
     multiplier: u32,
     /// How often finished/ is scanned for new parts, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
     poll_ms: u64,
     /// Print the outputs as JSON on stdout.
     #[arg(long)]

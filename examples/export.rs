@@ -42,7 +42,12 @@ use source_args::SourceArgs;
 #[command(about = "Run a bulk claims export job on the synthetic claims source or a BFD server")]
 struct Args {
     /// Job id: the job directory's name.
-    #[arg(long, default_value = "ABC-DEF")]
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Job",
+        default_value = "ABC-DEF"
+    )]
     job_id: String,
     #[command(flatten)]
     job: JobArgs,
@@ -50,11 +55,11 @@ struct Args {
     source: SourceArgs,
     /// Continue the job if its directory exists (after a crash, failure or
     /// cancel): fetch only the batches not yet done.
-    #[arg(long)]
+    #[arg(long, help_heading = "Job")]
     resume: bool,
     /// Write parts only and leave them in finished/ for another aggregator
     /// (`examples/aggregate.rs`); no outputs are made.
-    #[arg(long)]
+    #[arg(long, help_heading = "Job")]
     parts_only: bool,
     /// Print the JobReport as JSON on stdout.
     #[arg(long)]

@@ -13,57 +13,88 @@ pub const DEFAULT_ROOT: &str = "./efsmount";
 /// Job options, with AB2D's scenario as defaults.
 #[derive(Debug, Clone, clap::Args)]
 pub struct JobArgs {
-    /// Directory holding job directories; must exist unless --create-root
-    /// (the default one is created on first use).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_ROOT)]
+    /// Directory of job directories; must exist unless --create-root (the
+    /// default is created on first use).
+    #[arg(long, help_heading = "Job", value_name = "DIR", default_value = DEFAULT_ROOT)]
     pub root: PathBuf,
     /// Create --root (and its parents) if it is missing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Job")]
     pub create_root: bool,
     /// Contract number: the prefix of output names.
-    #[arg(long, default_value = "Z9000")]
+    #[arg(long, value_name = "ID", help_heading = "Job", default_value = "Z9000")]
     pub contract: String,
-    /// Beneficiaries in the job.
-    #[arg(long, default_value_t = 85)]
+    /// Beneficiaries in the job (ids generated from the seed).
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Synthetic source",
+        default_value_t = 85
+    )]
     pub beneficiaries: u64,
     /// Beneficiaries per batch (per fetcher and part file).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_name = "N", help_heading = "Job", default_value_t = 10)]
     pub batch_size: usize,
     /// Output size cap in MiB.
-    #[arg(long, default_value_t = 200, conflicts_with = "max_bytes")]
+    #[arg(
+        long,
+        value_name = "MIB",
+        help_heading = "Job",
+        default_value_t = 200,
+        conflicts_with = "max_bytes"
+    )]
     pub max_mb: u64,
     /// Output size cap in bytes (instead of --max-mb).
-    #[arg(long)]
+    #[arg(long, value_name = "BYTES", help_heading = "Job")]
     pub max_bytes: Option<u64>,
     /// Aggregate while running once more than multiplier × max bytes wait.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, value_name = "N", help_heading = "Job", default_value_t = 2)]
     pub multiplier: u32,
-    /// Fetchers alive at once [default: 16].
-    #[arg(long)]
-    pub concurrency: Option<usize>,
+    /// Fetchers alive at once.
+    #[arg(long, value_name = "N", help_heading = "Job", default_value_t = claims_aggregator::config::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
     /// Arbiters (threads) running fetchers [default: CPUs].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = "Job")]
     pub arbiters: Option<usize>,
     /// Seed of the synthetic claims.
-    #[arg(long, default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Synthetic source",
+        default_value_t = 0
+    )]
     pub seed: u64,
     /// Mean EOBs per beneficiary.
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(
+        long,
+        value_name = "MEAN",
+        help_heading = "Synthetic source",
+        default_value_t = 4.0
+    )]
     pub eobs_per_beneficiary: f64,
     /// One small EOB per beneficiary (for very large jobs).
-    #[arg(long)]
+    #[arg(long, help_heading = "Synthetic source")]
     pub small_eobs: bool,
     /// Latency of each synthetic request, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "MS",
+        help_heading = "Synthetic source",
+        default_value_t = 0
+    )]
     pub latency_ms: u64,
     /// Fraction of beneficiaries whose fetch fails.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        help_heading = "Synthetic source",
+        default_value_t = 0.0
+    )]
     pub failure_rate: f64,
     /// The job fails once more than this fraction of beneficiaries failed.
-    #[arg(long, default_value_t = claims_aggregator::config::DEFAULT_MAX_FAILURE_RATE)]
+    #[arg(long, value_name = "FRACTION", help_heading = "Job", default_value_t = claims_aggregator::config::DEFAULT_MAX_FAILURE_RATE)]
     pub max_failure_rate: f64,
     /// Gzip outputs (`.ndjson.gz`).
-    #[arg(long)]
+    #[arg(long, help_heading = "Job")]
     pub gzip: bool,
 }
 
@@ -96,9 +127,7 @@ impl JobArgs {
             Some(bytes) => builder.max_bytes(bytes),
             None => builder.max_mb(self.max_mb),
         };
-        if let Some(concurrency) = self.concurrency {
-            builder = builder.concurrency(concurrency);
-        }
+        builder = builder.concurrency(self.concurrency);
         if let Some(arbiters) = self.arbiters {
             builder = builder.arbiters(arbiters);
         }

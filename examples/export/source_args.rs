@@ -27,41 +27,58 @@ const DEFAULT_BFD_URL: &str = "http://127.0.0.1:8080";
 /// Where claims come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SourceKind {
-    /// The embedded synthetic generator (`--seed`, `--eobs-per-beneficiary`, …).
+    // The embedded synthetic generator (no doc comment: clap would turn the
+    // help into its long, multi-line layout to show it).
     Synthetic,
-    /// A BFD FHIR server over HTTP(S).
+    // A BFD FHIR server over HTTP(S).
     Bfd,
 }
 
 /// Source options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SourceArgs {
-    /// Where claims come from.
-    #[arg(long, value_enum, default_value = "synthetic")]
+    /// Where claims come from: synthetic or bfd.
+    #[arg(
+        long,
+        value_name = "KIND",
+        help_heading = "Source",
+        value_enum,
+        default_value = "synthetic"
+    )]
     pub source: SourceKind,
     /// BFD base URL; searches go to {url}/v2/fhir/ExplanationOfBenefit. Plain
     /// http only to a loopback host [default: http://127.0.0.1:8080].
-    #[arg(long)]
+    #[arg(long, value_name = "URL", help_heading = "Source")]
     pub bfd_url: Option<String>,
     /// File of beneficiary ids, one a line, each listed once (at most 1 KiB a
     /// line, 256 MiB in all) [default: --beneficiaries generated ids].
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, help_heading = "Source", value_name = "FILE")]
     pub patients: Option<PathBuf>,
     /// Only claims updated since then (`_lastUpdated=ge…`): 2020-02-13 or
     /// 2020-02-13T00:00:00.000-05:00.
-    #[arg(long)]
+    #[arg(long, value_name = "DATE", help_heading = "Source")]
     pub since: Option<String>,
     /// PEM CA bundle trusted for BFD [default: the system's roots].
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, help_heading = "Source", value_name = "PEM")]
     pub ca_cert: Option<PathBuf>,
     /// PEM client certificate for mutual TLS.
-    #[arg(long, value_name = "PEM", requires = "client_key")]
+    #[arg(
+        long,
+        help_heading = "Source",
+        value_name = "PEM",
+        requires = "client_key"
+    )]
     pub client_cert: Option<PathBuf>,
     /// PEM private key of the client certificate.
-    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    #[arg(
+        long,
+        help_heading = "Source",
+        value_name = "PEM",
+        requires = "client_cert"
+    )]
     pub client_key: Option<PathBuf>,
     /// EOBs per BFD page (`_count`) [default: 50].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = "Source")]
     pub page_size: Option<u32>,
 }
 
