@@ -10,13 +10,9 @@ use claims_aggregator::{
     run_job, synthetic, JobConfig, JobLayout, JobReport, SyntheticConfig, SyntheticSource,
 };
 
-use crate::fill::report_fill;
-use crate::fixtures::Fixtures;
-use crate::hidden::report_hidden;
 use crate::procfs::cpu_seconds;
 use crate::scratch::Scratch;
-use crate::throughput::compare_throughput;
-use crate::{median, ms, Settings, Table, SEED};
+use crate::{median, ms, SEED};
 
 pub struct JobRun {
     pub wall: Duration,
@@ -183,27 +179,4 @@ pub fn eobs_per_s(run: &JobRun) -> f64 {
 
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-pub fn compare_jobs(
-    settings: &Settings,
-    scratch: &Scratch,
-    fixtures: Option<&Fixtures>,
-    table: &mut Table,
-) {
-    let job = (settings.job_beneficiaries, settings.job_max_mb);
-    eprintln!(
-        "2. whole jobs: {} beneficiaries, --max-mb {}, aggregating vs parts-only",
-        job.0, job.1
-    );
-    let pairs = Pairs::run(scratch, settings.reps, job, None, Duration::ZERO);
-    if settings.wants(&["hidden"]) {
-        report_hidden(settings, scratch, &pairs, table);
-    }
-    if settings.wants(&["throughput"]) {
-        compare_throughput(settings, scratch, &pairs, fixtures, table);
-    }
-    if settings.wants(&["fill"]) {
-        report_fill(settings, &pairs, table);
-    }
 }

@@ -50,14 +50,17 @@ use std::time::{Duration, Instant};
 use claims_aggregator::MIB;
 
 use combine::compare_combine;
+use fill::report_fill;
 use finalize::compare_finalize;
 use fixtures::Fixtures;
-use jobs::compare_jobs;
+use hidden::report_hidden;
+use jobs::Pairs;
 use memory::{compare_memory, memory_child, ChildResult, CHILD_ENV};
 use plot::svg_plot;
 use procfs::{load_average, machine};
 use scratch::Scratch;
 use select::compare_select;
+use throughput::compare_throughput;
 
 /// Seed of every synthetic claim in this harness.
 const SEED: u64 = 5;
@@ -373,4 +376,28 @@ fn write_docs(
     }
     eprintln!("side_by_side: wrote {}", dir.display());
     Ok(())
+}
+
+/// Targets 2, 5 and 6 share one set of whole-job runs.
+fn compare_jobs(
+    settings: &Settings,
+    scratch: &Scratch,
+    fixtures: Option<&Fixtures>,
+    table: &mut Table,
+) {
+    let job = (settings.job_beneficiaries, settings.job_max_mb);
+    eprintln!(
+        "2. whole jobs: {} beneficiaries, --max-mb {}, aggregating vs parts-only",
+        job.0, job.1
+    );
+    let pairs = Pairs::run(scratch, settings.reps, job, None, Duration::ZERO);
+    if settings.wants(&["hidden"]) {
+        report_hidden(settings, scratch, &pairs, table);
+    }
+    if settings.wants(&["throughput"]) {
+        compare_throughput(settings, scratch, &pairs, fixtures, table);
+    }
+    if settings.wants(&["fill"]) {
+        report_fill(settings, &pairs, table);
+    }
 }
