@@ -46,25 +46,20 @@ use crate::store::untrusted;
 /// Buffer size for reading outputs back to checksum them.
 const DESCRIBE_BUFFER: usize = 1 << 20;
 
-/// Buffer of [`combine_parts`]: the size of its writes into the output. With
-/// 1 MiB, combining 464 KB parts was 3% faster (`cargo bench --bench
-/// side_by_side -- --only combine`: 1.61× the buffered copy, 1.55× with this
-/// size), 7.5 KB parts and the finalize no faster; but each step combining at
-/// once maps one (half for [`OVERLAPPING_BUFFER`]), and the million-beneficiary
-/// job's peak RSS was 0.5 MiB higher.
+/// Buffer of [`combine_parts`]: the size of its writes into the output. 512 KiB:
+/// every step running maps one, and 1 MiB gained only 3% (docs/performance.md).
 const COMBINE_BUFFER: usize = 1 << 19;
 
 /// Buffer of a step that starts while others combine (see
-/// [`AggregationStep::overlapping`]): what the first step of a job's close
-/// maps with the second (the million-beneficiary job peaks there) is 768 KiB
-/// instead of 1 MiB, and a step that runs alone still writes in 512 KiB.
+/// [`AggregationStep::overlapping`]): a large job's RSS peaks where steps
+/// overlap at its close; a step alone still writes in [`COMBINE_BUFFER`].
 const OVERLAPPING_BUFFER: usize = COMBINE_BUFFER / 2;
 
 /// Buffer between the gzip encoder and a gzipped output.
 const GZIP_OUT_BUFFER: usize = 256 * 1024;
 
 /// Threads that delete the parts of a claim whose deletions wait on the
-/// device (see [`release`]).
+/// device (see [`release`]): enough to overlap those waits.
 const RELEASE_THREADS: usize = 8;
 
 /// Parts of a claim deleted, and timed, before [`release`] decides whether
@@ -228,15 +223,11 @@ impl AggregationStep {
 /// Deletes a claim directory and the parts in it, once their output is
 /// published. Parts already gone are fine (a resumed run may have deleted some).
 ///
-/// A part still only in the page cache (parts are not fsynced in jobs that
-/// aggregate, and most are deleted before writeback) is deleted in a few
-/// microseconds. A part already on the device is not: ext4 frees its blocks,
-/// and the deletion waits on the device (about 100 µs for a 7.5 KB part on the
-/// development VM). So the first [`RELEASE_PROBE`] parts are deleted on the
-/// calling thread and timed; only if they took longer than [`SLOW_DELETE`]
-/// each is the rest spread over [`RELEASE_THREADS`] threads, which overlaps the
-/// waits (3× faster for such parts). Threads for fast deletions would only
-/// contend for the claim directory's lock and leave allocator memory behind.
+/// Deleting a part still in the page cache takes microseconds; one already on
+/// the device waits on it. So the first [`RELEASE_PROBE`] deletions are timed,
+/// and only if each took over [`SLOW_DELETE`] is the rest spread over
+/// [`RELEASE_THREADS`] threads; for fast deletions threads would only contend
+/// for the directory's lock and keep allocator arenas (docs/performance.md).
 fn release(claim: &Path, parts: &PartNames) -> Result<()> {
     remove_parts(claim, parts, SLOW_DELETE)?;
     fs::remove_dir_all(claim).at("remove claim", claim)
@@ -279,14 +270,9 @@ fn remove_parts(claim: &Path, parts: &PartNames, slow: Duration) -> Result<usize
 
 /// A claim directory whose parts are deleted by name.
 ///
-/// On Linux the directory is opened once and each part is removed relative to
-/// it (`unlinkat`), its name made on the stack: no path is built or resolved
-/// per part, and nothing is allocated. That keeps the threads of
-/// [`remove_parts`] small: glibc gives every thread that allocates an arena of
-/// its own, and the arenas stay resident. With every claim's deletions forced
-/// onto the threads, the 1,000,000-beneficiary job of the memory bench
-/// (`cargo bench --bench side_by_side -- --only memory`) peaked at 5.4 MiB of
-/// anonymous memory when they built paths, and at 3.7 MiB like this.
+/// On Linux each part is removed relative to the directory opened once
+/// (`unlinkat`), its name made on the stack: the threads of [`remove_parts`]
+/// allocate nothing, so glibc gives them no arena to keep resident.
 struct ClaimDir<'a> {
     path: &'a Path,
     #[cfg(target_os = "linux")]
@@ -321,13 +307,9 @@ impl<'a> ClaimDir<'a> {
 /// Appends every part to `out`, adding a newline after a non-empty part that
 /// does not end with one. Returns the bytes written.
 ///
-/// The bytes go through one 512 KiB buffer in user space and reach `out`
-/// in writes of that size, small parts gathered into one write. On Linux that
-/// beats `copy_file_range` file to file: without reflinks (ext4) it is a
-/// splice through a pipe of 64 KiB, and the page cache takes a few large
-/// writes much faster than many small ones. Against a `cat`-like copy
-/// (`benches/combine.rs`, `benches/side_by_side.rs`): 1.5× for 440 KB parts
-/// and 1.1× for 7.5 KB parts, where `copy_file_range` made 1.0× and 0.55×.
+/// Parts go through one 512 KiB buffer into writes of that size, small parts
+/// gathered into one: the page cache takes few large writes faster than a
+/// `cat`-like copy or `copy_file_range` (docs/performance.md).
 /// A part that is shorter or longer than its size when opened is an error,
 /// as it would be from a writer that did not finish.
 pub fn combine_parts<P: AsRef<Path>>(

@@ -1,15 +1,12 @@
 //! Outputs are written with direct I/O (`O_DIRECT`) where the filesystem
 //! allows it.
 //!
-//! A buffered write copies every byte into a page-cache page the kernel has to
-//! find, allocate and later write back; for the outputs, which nobody reads
-//! while the job runs, that copy was a quarter of a whole job's CPU time (perf,
-//! `examples/export` with 20,000 beneficiaries). A direct write hands the
-//! buffer to the device instead: no copy, no writeback at fsync. It needs a
-//! buffer, offsets and lengths aligned to the device's blocks ([`ALIGN`]), so
-//! the combine writes whole aligned buffers directly and its last, shorter
-//! piece after [`end_direct`]. Where `O_DIRECT` is refused (tmpfs, other
-//! systems) outputs are written through the page cache as before.
+//! Nobody reads an output while the job runs, and copying it into the page
+//! cache and writing it back costs a quarter of a job's CPU (docs/performance.md).
+//! A direct write needs buffer, offset and length aligned to [`ALIGN`], so the
+//! combine writes whole aligned buffers directly and its last, shorter piece
+//! after [`end_direct`]. Where `O_DIRECT` is refused (tmpfs, other systems)
+//! outputs go through the page cache.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -66,11 +63,9 @@ pub fn end_direct(file: &File) -> io::Result<()> {
 /// A zeroed buffer of `len` bytes whose start is aligned to [`ALIGN`]: pages
 /// mapped for it alone.
 ///
-/// Mapped, not allocated: dropped, its pages go back to the system at once.
-/// glibc would serve a buffer this large from the heap of the thread that asks
-/// once a buffer of its size has been freed (it raises its threshold for
-/// mapping to the size of the last mapped block freed), and keep it resident
-/// there after it is freed.
+/// Mapped, not allocated, so that its pages go back to the system when it is
+/// dropped: glibc would soon serve a buffer this large from the asking
+/// thread's heap and keep it resident (docs/performance.md).
 #[derive(Debug)]
 pub struct AlignedBuffer {
     pages: memmap2::MmapMut,

@@ -98,9 +98,8 @@ pub fn read(path: &Path) -> Result<Vec<JournalEntry<'static>>> {
 /// fields it does not name: a line may list tens of thousands of parts).
 ///
 /// The entries are parsed as they stream from the file, never a whole line
-/// held: a line of 28,000 part names is half a megabyte, and reading it into a
-/// buffer made that buffer the largest allocation of a million-beneficiary
-/// job. A torn last line (no `\n` after it) is left out before parsing.
+/// held: a line of tens of thousands of part names would be a job's largest
+/// allocation. A torn last line (no `\n` after it) is left out before parsing.
 fn read_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let mut file = match File::open(path) {
         Ok(file) => file,

@@ -12,26 +12,18 @@
 //! fsyncing parts halves what the disk has to take: most parts are combined
 //! and deleted before the kernel ever writes them out.
 //!
-//! Appends go through a buffer into the page cache and cost microseconds, so
-//! fetchers write records inline, and [`PartWriter::complete`] writes out the
-//! rest on the same thread, before a blocking thread runs
-//! [`CompletePart::finish`] (fsync, rename), the slow part. That thread
-//! neither allocates nor frees: the buffer is freed where it was allocated,
-//! and the part's paths, made with the writer, come back inside the
-//! [`FinishedPart`] to be freed there too. glibc returns a block freed by
-//! another thread to the arena it came from, or keeps it in that thread's
-//! cache, and gives every thread that allocates an arena of its own (up to
-//! eight per core), which a blocking thread fills with pages it keeps: over a
-//! million batches, such frees spread the fetchers' arenas (at 7.5 s into
-//! the 1,000,000-beneficiary memory bench, each fetcher arbiter's arena took
-//! about 480 KB when the buffer was freed on the blocking thread), and
-//! blocking threads that built the paths themselves took 132 KiB each.
+//! Appends into a buffer and the page cache cost microseconds, so fetchers
+//! write records inline and [`PartWriter::complete`] writes out the rest on the
+//! same thread; a blocking thread then runs [`CompletePart::finish`] (fsync,
+//! rename). That thread neither allocates nor frees (the buffer is freed where
+//! it was allocated, the paths come back inside [`FinishedPart`]): glibc gives
+//! each allocating thread an arena it keeps, and blocks freed on another
+//! thread spread the arenas they came from (docs/performance.md).
 //!
-//! The buffer grows with what it holds, up to 256 KiB, and is written
-//! out whenever it reaches that: a part of a few KB touches a few KB of memory.
-//! (A fixed 256 KiB `BufWriter` per part would, over a long job, leave every
-//! page of every such buffer resident, since the allocator hands the freed
-//! buffers out again at shifting offsets.)
+//! The buffer grows with what it holds, up to 256 KiB, and is written out
+//! whenever it reaches that: a part of a few KB touches a few KB of memory,
+//! where fixed 256 KiB buffers, handed out again at shifting offsets, would
+//! all stay resident.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
