@@ -46,7 +46,6 @@
 //! threads, which nothing can wait for from inside the runtime: a new owner could
 //! recover the directory while an old step still claims and publishes outputs.)
 
-use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -73,12 +72,11 @@ use crate::store::layout::{JobLayout, TEMP_SUFFIX};
 use crate::store::lock::{JobLock, JobMeta};
 use crate::store::recovery::{self, JobState};
 
+mod plan;
 mod pool;
 
+use plan::{AfterLoss, Batch, BatchPlan, Pulled};
 use pool::start_arbiter;
-
-/// Times a fetcher may run a batch: once, then once more if it was lost.
-const BATCH_ATTEMPTS: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -103,13 +101,6 @@ enum Wrapup {
     Combine,
 }
 
-/// A batch being fetched, kept to retry it once if its fetcher is lost.
-struct LiveBatch {
-    fetcher: Addr<BatchFetcher>,
-    beneficiaries: Arc<[String]>,
-    attempts: u32,
-}
-
 /// Runs one job (see the module docs for its messages and states).
 pub struct JobSupervisor {
     config: JobConfig,
@@ -118,13 +109,8 @@ pub struct JobSupervisor {
     progress: Arc<ProgressCounters>,
     cancel: Arc<AtomicBool>,
     phase: Phase,
-    beneficiaries: Option<Box<dyn Iterator<Item = String> + Send>>,
-    next_batch: u64,
-    live: HashMap<u64, LiveBatch>,
-    /// Batches done by an earlier run (resume): skipped.
-    done_batches: HashSet<u64>,
-    /// Lost batches being recorded as failed.
-    recording: usize,
+    /// The job's batches, made by `RunJob`.
+    plan: Option<BatchPlan<Addr<BatchFetcher>>>,
     /// Held for the whole job: one owner per job directory. Shared with the
     /// supervisor's blocking tasks, so that it is released after the last of them.
     lock: Option<Arc<JobLock>>,
@@ -159,11 +145,7 @@ impl JobSupervisor {
             progress: Arc::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             phase: Phase::Idle,
-            beneficiaries: None,
-            next_batch: 1,
-            live: HashMap::new(),
-            done_batches: HashSet::new(),
-            recording: 0,
+            plan: None,
             lock: None,
             pool: Vec::new(),
             fetchers: None,
@@ -206,7 +188,9 @@ impl JobSupervisor {
                     self.config.job_id(),
                     done_batches.len()
                 );
-                self.done_batches = done_batches;
+                if let Some(plan) = &mut self.plan {
+                    plan.skip(done_batches);
+                }
             }
             JobState::Completed => {
                 log::info!(
@@ -253,34 +237,28 @@ impl JobSupervisor {
 
     /// Starts fetchers until `concurrency` run or the beneficiaries run out.
     fn fill(&mut self, ctx: &mut Context<Self>) {
-        while self.phase == Phase::Fetching && self.live.len() < self.config.concurrency() {
-            let Some(iter) = self.beneficiaries.as_mut() else {
-                break;
-            };
-            let batch: Arc<[String]> = iter.take(self.config.batch_size()).collect();
-            if batch.is_empty() {
-                self.beneficiaries = None;
-                break;
-            }
-            let number = self.next_batch;
-            self.next_batch += 1;
-            if self.done_batches.remove(&number) {
-                self.progress.add_resumed(batch.len() as u64);
-                continue;
-            }
-            self.progress.add_queued(batch.len() as u64);
-            self.spawn_fetcher(number, batch, 1);
+        if self.phase != Phase::Fetching {
+            return;
         }
-        if self.phase == Phase::Fetching
-            && self.beneficiaries.is_none()
-            && self.live.is_empty()
-            && self.recording == 0
-        {
+        while let Some(plan) = &mut self.plan {
+            if plan.running() >= self.config.concurrency() {
+                break;
+            }
+            match plan.pull() {
+                Pulled::Fetch(batch) => {
+                    self.progress.add_queued(batch.beneficiaries.len() as u64);
+                    self.spawn_fetcher(batch);
+                }
+                Pulled::Skipped(beneficiaries) => self.progress.add_resumed(beneficiaries as u64),
+                Pulled::Exhausted => break,
+            }
+        }
+        if self.plan.as_ref().is_some_and(BatchPlan::is_finished) {
             self.finalize(ctx);
         }
     }
 
-    fn spawn_fetcher(&mut self, batch: u64, beneficiaries: Arc<[String]>, attempts: u32) {
+    fn spawn_fetcher(&mut self, batch: Batch) {
         // Set before the phase becomes `Fetching`, the only one that spawns.
         let cx = self
             .fetchers
@@ -289,34 +267,25 @@ impl JobSupervisor {
         self.fetch_started.get_or_insert_with(Instant::now);
         let arbiter = &self.pool[self.next_arbiter % self.pool.len()];
         self.next_arbiter += 1;
-        let list = beneficiaries.clone();
+        let (number, list) = (batch.number, batch.beneficiaries.clone());
         let fetcher = BatchFetcher::start_in_arbiter(&arbiter.handle(), move |_| {
-            BatchFetcher::new(batch, list, cx)
+            BatchFetcher::new(number, list, cx)
         });
-        self.live.insert(
-            batch,
-            LiveBatch {
-                fetcher,
-                beneficiaries,
-                attempts,
-            },
-        );
+        if let Some(plan) = &mut self.plan {
+            plan.started(batch, fetcher);
+        }
     }
 
     /// Writes a twice-lost batch as failed beneficiaries, then goes on.
-    fn record_lost_batch(
-        &mut self,
-        batch: u64,
-        beneficiaries: Arc<[String]>,
-        ctx: &mut Context<Self>,
-    ) {
-        self.recording += 1;
+    fn record_lost_batch(&mut self, batch: Batch, ctx: &mut Context<Self>) {
         let layout = self.layout.clone();
         let work = spawn_holding(self.lock.clone(), move || {
-            write_lost_batch(&layout, batch, &beneficiaries)
+            write_lost_batch(&layout, batch.number, &batch.beneficiaries)
         });
         ctx.spawn(work.into_actor(self).map(move |written, act, ctx| {
-            act.recording -= 1;
+            if let Some(plan) = &mut act.plan {
+                plan.recorded();
+            }
             if act.phase != Phase::Fetching {
                 return;
             }
@@ -401,9 +370,10 @@ impl JobSupervisor {
         self.cancel.store(true, Ordering::Relaxed);
         // Each fetcher answers once no file work of its own is running.
         let fetchers: Vec<_> = self
-            .live
-            .drain()
-            .map(|(_, batch)| batch.fetcher.send(Cancel))
+            .plan
+            .iter_mut()
+            .flat_map(BatchPlan::stop)
+            .map(|fetcher| fetcher.send(Cancel))
             .collect();
         if let Some(started) = self.fetch_started {
             if self.timings.fetch == 0 {
@@ -683,7 +653,7 @@ impl Handler<RunJob> for JobSupervisor {
         self.reply = Some(tx);
         self.started = Instant::now();
         self.progress.add_expected(msg.expected);
-        self.beneficiaries = Some(msg.beneficiaries);
+        self.plan = Some(BatchPlan::new(msg.beneficiaries, self.config.batch_size()));
         self.phase = Phase::Preparing;
         let layout = self.layout.clone();
         let meta = JobMeta {
@@ -723,7 +693,10 @@ impl Handler<BatchDone> for JobSupervisor {
         if self.phase != Phase::Fetching {
             return;
         }
-        let Some(batch) = self.live.remove(&msg.batch) else {
+        let Some(plan) = &mut self.plan else {
+            return;
+        };
+        let Some((batch, _)) = plan.ended(msg.batch) else {
             return;
         };
         match msg.outcome {
@@ -732,20 +705,22 @@ impl Handler<BatchDone> for JobSupervisor {
             BatchOutcome::Failed(error) => {
                 self.stop_job(JobStatus::Failed(error.to_string()), Wrapup::Keep, ctx);
             }
-            BatchOutcome::Lost if batch.attempts < BATCH_ATTEMPTS => {
-                log::warn!(
-                    "batch {}: fetcher stopped unexpectedly; retrying",
-                    msg.batch
-                );
-                self.spawn_fetcher(msg.batch, batch.beneficiaries, batch.attempts + 1);
-            }
-            BatchOutcome::Lost => {
-                log::error!(
-                    "batch {}: fetcher lost twice; counting it as failed",
-                    msg.batch
-                );
-                self.record_lost_batch(msg.batch, batch.beneficiaries, ctx);
-            }
+            BatchOutcome::Lost => match plan.lost(batch) {
+                AfterLoss::Retry(batch) => {
+                    log::warn!(
+                        "batch {}: fetcher stopped unexpectedly; retrying",
+                        msg.batch
+                    );
+                    self.spawn_fetcher(batch);
+                }
+                AfterLoss::Record(batch) => {
+                    log::error!(
+                        "batch {}: fetcher lost twice; counting it as failed",
+                        msg.batch
+                    );
+                    self.record_lost_batch(batch, ctx);
+                }
+            },
         }
     }
 }
