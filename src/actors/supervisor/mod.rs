@@ -76,7 +76,7 @@ mod plan;
 mod pool;
 
 use plan::{AfterLoss, Batch, BatchPlan, Pulled};
-use pool::start_arbiter;
+use pool::{start_arbiter, FetcherPool};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -114,7 +114,8 @@ pub struct JobSupervisor {
     /// Held for the whole job: one owner per job directory. Shared with the
     /// supervisor's blocking tasks, so that it is released after the last of them.
     lock: Option<Arc<JobLock>>,
-    pool: Vec<Arbiter>,
+    /// The fetchers' arbiters, started once the job directory is open.
+    pool: Option<FetcherPool>,
     /// What every fetcher of the job shares, made once when fetching starts:
     /// a batch then hands its fetcher's arbiter nothing of its own but its
     /// beneficiaries (see `spawn_fetcher`).
@@ -122,7 +123,6 @@ pub struct JobSupervisor {
     /// The aggregator's own arbiter, whose blocking threads run its steps; joined
     /// (with the pool) before the lock is released.
     aggregator_arbiter: Option<Arbiter>,
-    next_arbiter: usize,
     aggregator: Option<Addr<Aggregator>>,
     reply: Option<oneshot::Sender<Result<JobReport>>>,
     /// The answer to `RunJob`, sent once the job's work has ended and its lock
@@ -147,10 +147,9 @@ impl JobSupervisor {
             phase: Phase::Idle,
             plan: None,
             lock: None,
-            pool: Vec::new(),
+            pool: None,
             fetchers: None,
             aggregator_arbiter: None,
-            next_arbiter: 0,
             aggregator: None,
             reply: None,
             answer: None,
@@ -216,11 +215,10 @@ impl JobSupervisor {
             }));
             self.aggregator_arbiter = Some(arbiter);
         }
-        // Fetchers are started on the arbiters in turn: about this many each.
-        let fetchers_each = self.config.concurrency().div_ceil(self.config.arbiters());
-        self.pool = (0..self.config.arbiters())
-            .map(|_| start_arbiter(fetchers_each))
-            .collect();
+        self.pool = Some(FetcherPool::start(
+            self.config.arbiters(),
+            self.config.concurrency(),
+        ));
         self.fetchers = Some(Arc::new(FetcherContext {
             layout: self.layout.clone(),
             source: self.source.clone(),
@@ -265,8 +263,11 @@ impl JobSupervisor {
             .clone()
             .expect("the fetchers' context is made first");
         self.fetch_started.get_or_insert_with(Instant::now);
-        let arbiter = &self.pool[self.next_arbiter % self.pool.len()];
-        self.next_arbiter += 1;
+        let arbiter = self
+            .pool
+            .as_mut()
+            .expect("the pool is started first")
+            .next();
         let (number, list) = (batch.number, batch.beneficiaries.clone());
         let fetcher = BatchFetcher::start_in_arbiter(&arbiter.handle(), move |_| {
             BatchFetcher::new(number, list, cx)
@@ -612,16 +613,10 @@ impl JobSupervisor {
         if let Some(aggregator) = &aggregator {
             aggregator.do_send(Cancel);
         }
-        let arbiters: Vec<Arbiter> = self
-            .pool
-            .drain(..)
-            .chain(self.aggregator_arbiter.take())
-            .collect();
-        for arbiter in &arbiters {
-            arbiter.stop();
-        }
-        for arbiter in arbiters {
-            if arbiter.join().is_err() {
+        // Both are started together, the aggregator's arbiter first.
+        if let Some(pool) = self.pool.take() {
+            let panicked = pool.stop_and_join(self.aggregator_arbiter.take());
+            for _ in 0..panicked {
                 log::error!("job {}: an arbiter panicked", self.config.job_id());
             }
         }

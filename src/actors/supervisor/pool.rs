@@ -1,6 +1,67 @@
-//! The arbiters a job's actors run on.
+//! [`FetcherPool`]: the arbiters a job's fetchers run on, and how arbiters
+//! are started, stopped and joined.
+//!
+//! Fetchers spread over a few arbiters (one per CPU by default, see
+//! [`JobConfig::arbiters`](crate::JobConfig::arbiters)) so that their JSON work
+//! uses every core; each new fetcher starts on the next arbiter in turn. An
+//! arbiter's thread ends only once the blocking tasks of its runtime have
+//! returned, so joining the threads is how the supervisor waits for every file
+//! operation of its job (see the supervisor's module docs).
 
 use actix::prelude::*;
+
+/// The arbiters of a job's fetchers, used in turn. Generic over the arbiter
+/// only so that the turns can be tested without threads.
+pub(super) struct FetcherPool<A = Arbiter> {
+    arbiters: Vec<A>,
+    /// Index of the arbiter the next fetcher starts on.
+    next: usize,
+}
+
+impl FetcherPool {
+    /// Starts `arbiters` arbiters for at most `concurrency` fetchers at once;
+    /// each runtime runs about its share of their blocking tasks at once.
+    pub fn start(arbiters: usize, concurrency: usize) -> Self {
+        let each = fetchers_each(concurrency, arbiters);
+        FetcherPool::new((0..arbiters).map(|_| start_arbiter(each)).collect())
+    }
+
+    /// Stops the pool's arbiters and `others` (the aggregator's), then joins
+    /// their threads: returns once no blocking task of theirs runs any more.
+    /// Answers how many of the threads panicked.
+    pub fn stop_and_join(self, others: impl IntoIterator<Item = Arbiter>) -> usize {
+        let arbiters: Vec<Arbiter> = self.arbiters.into_iter().chain(others).collect();
+        // All are told first, so that they wind down at once.
+        for arbiter in &arbiters {
+            arbiter.stop();
+        }
+        arbiters
+            .into_iter()
+            .map(Arbiter::join)
+            .filter(Result::is_err)
+            .count()
+    }
+}
+
+impl<A> FetcherPool<A> {
+    fn new(arbiters: Vec<A>) -> Self {
+        assert!(!arbiters.is_empty(), "a pool has an arbiter");
+        FetcherPool { arbiters, next: 0 }
+    }
+
+    /// The arbiter the next fetcher starts on: each in turn.
+    pub fn next(&mut self) -> &A {
+        let arbiter = &self.arbiters[self.next];
+        self.next = (self.next + 1) % self.arbiters.len();
+        arbiter
+    }
+}
+
+/// Fetchers that run on one arbiter of `arbiters` at most, when `concurrency`
+/// run at once and are started on the arbiters in turn.
+fn fetchers_each(concurrency: usize, arbiters: usize) -> usize {
+    concurrency.div_ceil(arbiters)
+}
 
 /// Starts an arbiter whose runtime runs at most `blocking` blocking tasks at
 /// once (more wait for a thread). A job's blocking work is already bounded by
@@ -56,6 +117,52 @@ mod tests {
             arbiter.join().unwrap();
             ids
         })
+    }
+
+    #[test]
+    fn fetchers_start_on_the_arbiters_in_turn() {
+        let mut pool = FetcherPool::new(vec!["a", "b", "c"]);
+        let turns: Vec<_> = (0..7).map(|_| *pool.next()).collect();
+        assert_eq!(turns, ["a", "b", "c", "a", "b", "c", "a"]);
+        let mut alone = FetcherPool::new(vec![1]);
+        assert_eq!((*alone.next(), *alone.next()), (1, 1));
+    }
+
+    #[test]
+    fn each_arbiter_gets_its_share_of_the_fetchers_rounded_up() {
+        assert_eq!(fetchers_each(8, 2), 4);
+        assert_eq!(fetchers_each(5, 2), 3);
+        assert_eq!(fetchers_each(1, 4), 1);
+        assert_eq!(fetchers_each(16, 1), 16);
+    }
+
+    #[test]
+    fn joining_the_pool_waits_for_the_blocking_tasks_of_its_arbiters() {
+        // Starting an arbiter needs a current System, not a running one.
+        let _system = actix::System::new();
+        let mut pool = FetcherPool::start(2, 4);
+        let aggregator = start_arbiter(1);
+        let ended = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (started_tx, started) = mpsc::channel();
+        for arbiter in [
+            pool.next().handle(),
+            pool.next().handle(),
+            aggregator.handle(),
+        ] {
+            let (ended, started_tx) = (ended.clone(), started_tx.clone());
+            arbiter.spawn(async move {
+                drop(actix_rt::task::spawn_blocking(move || {
+                    started_tx.send(()).unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    ended.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }));
+            });
+        }
+        for _ in 0..3 {
+            started.recv().unwrap();
+        }
+        assert_eq!(pool.stop_and_join([aggregator]), 0, "none panicked");
+        assert_eq!(ended.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 
     #[test]
