@@ -54,10 +54,7 @@
 //! threads, which nothing can wait for from inside the runtime: a new owner could
 //! recover the directory while an old step still claims and publishes outputs.)
 
-use std::fs;
-use std::io::ErrorKind;
 use std::mem;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -72,15 +69,14 @@ use crate::actors::messages::{
     StreamingClosed, Subscribe,
 };
 use crate::config::JobConfig;
-use crate::error::{Error, IoContext, Result};
-use crate::fault::fault_point;
-use crate::report::{JobOutput, JobReport, JobStatus, ProgressCounters, Timings};
+use crate::error::{Error, Result};
+use crate::report::{JobReport, JobStatus, ProgressCounters, Timings};
 use crate::source::ClaimsSource;
-use crate::store::journal;
-use crate::store::layout::{JobLayout, TEMP_SUFFIX};
+use crate::store::layout::JobLayout;
 use crate::store::lock::{JobLock, JobMeta};
 use crate::store::recovery::{self, JobState};
 
+mod files;
 mod plan;
 mod pool;
 
@@ -496,7 +492,8 @@ impl JobSupervisor {
                 let _ = aggregator.send(Cancel).await;
             }
             if wrapup == Wrapup::Remove {
-                let cleaned = spawn_holding(lock, move || remove_working_files(&layout)).await;
+                let cleaned =
+                    spawn_holding(lock, move || files::remove_working_files(&layout)).await;
                 if let Ok(Err(e)) = cleaned {
                     log::error!("cleanup after stop: {e}");
                 }
@@ -537,7 +534,7 @@ impl JobSupervisor {
         let sealing = completed && !self.config.parts_only();
         let lock = job.lock.clone();
         let work = spawn_holding(Some(job.lock.clone()), move || {
-            list_outputs(&layout, sealing.then_some(&*lock))
+            files::list_outputs(&layout, sealing.then_some(&*lock))
         });
         self.phase = Phase::Reporting { job };
         ctx.spawn(work.into_actor(self).map(move |listed, act, ctx| {
@@ -598,14 +595,9 @@ async fn close_streaming(
     layout: JobLayout,
     aggregator: Option<Addr<Aggregator>>,
 ) -> Result<(u64, u64)> {
-    spawn_holding(lock, move || {
-        let streaming = layout.streaming();
-        remove_dir_all_if_exists(streaming)?;
-        fault_point!("supervisor::streaming-removed", streaming);
-        Ok(())
-    })
-    .await
-    .unwrap_or(Err(Error::ActorGone { actor: "cleanup" }))?;
+    spawn_holding(lock, move || files::remove_streaming(&layout))
+        .await
+        .unwrap_or(Err(Error::ActorGone { actor: "cleanup" }))?;
     let closed = Instant::now();
     let Some(aggregator) = aggregator else {
         return Ok((0, 0));
@@ -624,70 +616,6 @@ fn failed_unless_failed(status: JobStatus, reason: String) -> JobStatus {
         JobStatus::Completed => JobStatus::Failed(reason),
         other => other,
     }
-}
-
-fn remove_dir_all_if_exists(path: &Path) -> Result<()> {
-    match fs::remove_dir_all(path) {
-        Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::io("remove", path, e)),
-        _ => Ok(()),
-    }
-}
-
-/// Removes `streaming/`, `finished/` (claims included) and temp outputs: what a
-/// cancelled job leaves. `streaming/` goes first, so that no fetcher can move a
-/// part into `finished/` after it is gone. Blocking.
-fn remove_working_files(layout: &JobLayout) -> Result<()> {
-    for dir in [layout.streaming(), layout.finished()] {
-        // A fetcher's last rename may race the first attempt.
-        let mut attempts = 3;
-        while let Err(e) = remove_dir_all_if_exists(dir) {
-            attempts -= 1;
-            if attempts == 0 {
-                return Err(e);
-            }
-        }
-    }
-    for entry in fs::read_dir(layout.job_dir()).at("list", layout.job_dir())? {
-        let entry = entry.at("list", layout.job_dir())?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
-            fs::remove_file(entry.path()).at("remove", &entry.path())?;
-        }
-    }
-    Ok(())
-}
-
-/// The job's outputs from the journal (data first, by number) and the stray
-/// files left in `finished/`. A completed job (`completed` holds its lock)
-/// records its outputs in its lock file and removes its journal: its directory
-/// then holds the outputs only. Blocking.
-fn list_outputs(
-    layout: &JobLayout,
-    completed: Option<&JobLock>,
-) -> Result<(Vec<JobOutput>, Vec<String>)> {
-    let sealed = match completed {
-        Some(lock) => lock.meta()?.and_then(|meta| meta.completed),
-        None => None,
-    };
-    let outputs = if layout.journal().exists() {
-        journal::outputs(layout)?
-    } else if let Some(sealed) = sealed {
-        sealed
-    } else {
-        recovery::existing_outputs(layout)?
-    };
-    let mut strays = Vec::new();
-    if let Ok(entries) = fs::read_dir(layout.finished()) {
-        for entry in entries.flatten() {
-            strays.push(entry.file_name().to_string_lossy().into_owned());
-        }
-        strays.sort();
-    }
-    if let Some(lock) = completed {
-        lock.seal(&outputs)?;
-        journal::remove(layout)?;
-    }
-    Ok((outputs, strays))
 }
 
 impl Actor for JobSupervisor {
