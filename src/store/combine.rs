@@ -46,18 +46,13 @@ use crate::store::untrusted;
 /// Buffer size for reading outputs back to checksum them.
 const DESCRIBE_BUFFER: usize = 1 << 20;
 
-/// Buffer of [`combine_parts`]: the size of its writes into the output. With
-/// 1 MiB, combining 464 KB parts was 3% faster (`cargo bench --bench
-/// side_by_side -- --only combine`: 1.61× the buffered copy, 1.55× with this
-/// size), 7.5 KB parts and the finalize no faster; but each step combining at
-/// once maps one (half for [`OVERLAPPING_BUFFER`]), and the million-beneficiary
-/// job's peak RSS was 0.5 MiB higher.
+/// Buffer of [`combine_parts`]: the size of its writes into the output. A
+/// larger one gained little and costs memory in every step combining at once.
 const COMBINE_BUFFER: usize = 1 << 19;
 
 /// Buffer of a step that starts while others combine (see
-/// [`AggregationStep::overlapping`]): what the first step of a job's close
-/// maps with the second (the million-beneficiary job peaks there) is 768 KiB
-/// instead of 1 MiB, and a step that runs alone still writes in 512 KiB.
+/// [`AggregationStep::overlapping`]): steps at once, where a job's memory
+/// peaks, map less, and a step that runs alone still writes in 512 KiB.
 const OVERLAPPING_BUFFER: usize = COMBINE_BUFFER / 2;
 
 /// Buffer between the gzip encoder and a gzipped output.
@@ -231,12 +226,11 @@ impl AggregationStep {
 /// A part still only in the page cache (parts are not fsynced in jobs that
 /// aggregate, and most are deleted before writeback) is deleted in a few
 /// microseconds. A part already on the device is not: ext4 frees its blocks,
-/// and the deletion waits on the device (about 100 µs for a 7.5 KB part on the
-/// development VM). So the first [`RELEASE_PROBE`] parts are deleted on the
-/// calling thread and timed; only if they took longer than [`SLOW_DELETE`]
-/// each is the rest spread over [`RELEASE_THREADS`] threads, which overlaps the
-/// waits (3× faster for such parts). Threads for fast deletions would only
-/// contend for the claim directory's lock and leave allocator memory behind.
+/// and the deletion waits on the device. So the first [`RELEASE_PROBE`] parts
+/// are deleted on the calling thread and timed; only if they took longer than
+/// [`SLOW_DELETE`] each is the rest spread over [`RELEASE_THREADS`] threads,
+/// which overlaps the waits. Threads for fast deletions would only contend for
+/// the claim directory's lock and leave allocator memory behind.
 fn release(claim: &Path, parts: &PartNames) -> Result<()> {
     remove_parts(claim, parts, SLOW_DELETE)?;
     fs::remove_dir_all(claim).at("remove claim", claim)
@@ -283,10 +277,7 @@ fn remove_parts(claim: &Path, parts: &PartNames, slow: Duration) -> Result<usize
 /// it (`unlinkat`), its name made on the stack: no path is built or resolved
 /// per part, and nothing is allocated. That keeps the threads of
 /// [`remove_parts`] small: glibc gives every thread that allocates an arena of
-/// its own, and the arenas stay resident. With every claim's deletions forced
-/// onto the threads, the 1,000,000-beneficiary job of the memory bench
-/// (`cargo bench --bench side_by_side -- --only memory`) peaked at 5.4 MiB of
-/// anonymous memory when they built paths, and at 3.7 MiB like this.
+/// its own, and the arenas stay resident.
 struct ClaimDir<'a> {
     path: &'a Path,
     #[cfg(target_os = "linux")]
@@ -325,11 +316,9 @@ impl<'a> ClaimDir<'a> {
 /// in writes of that size, small parts gathered into one write. On Linux that
 /// beats `copy_file_range` file to file: without reflinks (ext4) it is a
 /// splice through a pipe of 64 KiB, and the page cache takes a few large
-/// writes much faster than many small ones. Against a `cat`-like copy
-/// (`benches/combine.rs`, `benches/side_by_side.rs`): 1.5× for 440 KB parts
-/// and 1.1× for 7.5 KB parts, where `copy_file_range` made 1.0× and 0.55×.
-/// A part that is shorter or longer than its size when opened is an error,
-/// as it would be from a writer that did not finish.
+/// writes much faster than many small ones (`benches/combine.rs`). A part
+/// that is shorter or longer than its size when opened is an error, as it
+/// would be from a writer that did not finish.
 pub fn combine_parts<P: AsRef<Path>>(
     parts: impl IntoIterator<Item = P>,
     out: &mut File,

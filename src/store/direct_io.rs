@@ -3,13 +3,12 @@
 //!
 //! A buffered write copies every byte into a page-cache page the kernel has to
 //! find, allocate and later write back; for the outputs, which nobody reads
-//! while the job runs, that copy was a quarter of a whole job's CPU time (perf,
-//! `examples/export` with 20,000 beneficiaries). A direct write hands the
-//! buffer to the device instead: no copy, no writeback at fsync. It needs a
-//! buffer, offsets and lengths aligned to the device's blocks ([`ALIGN`]), so
-//! the combine writes whole aligned buffers directly and its last, shorter
-//! piece after [`end_direct`]. Where `O_DIRECT` is refused (tmpfs, other
-//! systems) outputs are written through the page cache as before.
+//! while the job runs, that copy is a large share of a job's CPU time. A
+//! direct write hands the buffer to the device instead: no copy, no writeback
+//! at fsync. It needs a buffer, offsets and lengths aligned to the device's
+//! blocks ([`ALIGN`]), so the combine writes whole aligned buffers directly and
+//! its last, shorter piece after [`end_direct`]. Where `O_DIRECT` is refused
+//! (tmpfs, other systems) outputs are written through the page cache as before.
 
 use std::fs::{File, OpenOptions};
 use std::io;

@@ -18,14 +18,9 @@
 //! [`CompletePart::finish`] (fsync, rename), the slow part. That thread
 //! neither allocates nor frees: the buffer is freed where it was allocated,
 //! and the part's paths, made with the writer, come back inside the
-//! [`FinishedPart`] to be freed there too. glibc returns a block freed by
-//! another thread to the arena it came from, or keeps it in that thread's
-//! cache, and gives every thread that allocates an arena of its own (up to
-//! eight per core), which a blocking thread fills with pages it keeps: over a
-//! million batches, such frees spread the fetchers' arenas (at 7.5 s into
-//! the 1,000,000-beneficiary memory bench, each fetcher arbiter's arena took
-//! about 480 KB when the buffer was freed on the blocking thread), and
-//! blocking threads that built the paths themselves took 132 KiB each.
+//! [`FinishedPart`] to be freed there too: glibc gives every thread that
+//! allocates an arena of its own, which it keeps, and blocks freed on another
+//! thread spread the fetchers' arenas over a long job.
 //!
 //! The buffer grows with what it holds, up to 256 KiB, and is written
 //! out whenever it reaches that: a part of a few KB touches a few KB of memory.

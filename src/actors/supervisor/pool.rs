@@ -69,12 +69,9 @@ fn fetchers_each(concurrency: usize, arbiters: usize) -> usize {
 }
 
 /// Starts an arbiter whose runtime runs at most `blocking` blocking tasks at
-/// once (more wait for a thread). A job's blocking work is already bounded by
-/// its own counts (a fetcher finishes its parts once, an aggregator runs a
-/// few steps); the bound keeps a runtime from growing a thread for every task
-/// that overlapped another, each kept for ten seconds with its stack and
-/// allocator memory (the million-beneficiary job of the side-by-side bench
-/// had 54 threads at its peak, now 23).
+/// once (more wait for a thread). The job's own counts already bound that
+/// work; the bound keeps a runtime from growing an idle thread, with its stack
+/// and allocator memory, for every task that overlapped another.
 pub(super) fn start_arbiter(blocking: usize) -> Arbiter {
     Arbiter::with_tokio_rt(move || {
         tokio::runtime::Builder::new_current_thread()
