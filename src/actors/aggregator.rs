@@ -18,14 +18,18 @@
 //! *adopting* (one scan of the job directory: existing parts are adopted, output
 //! numbering continues after the highest output) → *running* (an output is made
 //! whenever more than `multiplier × max_bytes` of one kind wait) → *closing*
-//! (everything left is packed with [`select::plan_all`]) → *done* (`finished/`
-//! removed, waiters answered, actor stopped). *Cancelled* and *failed* end it from
-//! any state.
+//! (everything left is packed with [`select::plan_all`]) → *removing*
+//! (`finished/` removed) → *done* (waiters answered, actor stopped). A cancel or
+//! a failed step turns adopting, running or closing into *stopping*: the work in
+//! flight stops at its next part, then the aggregator is done with the first
+//! failure, or cancelled. Each state is a variant of `State` that carries its
+//! data, with the work it has in flight on blocking threads.
 //!
 //! All file work (scans, combining, fsync, checksums) runs on `spawn_blocking`
 //! threads: up to four aggregation steps at once (while some wait on the
-//! device, the others combine and checksum), a scan or the final cleanup alone. The actor itself only does bookkeeping, so it answers its
-//! mailbox while steps are in flight. A failed step cancels the others; the
+//! device, the others combine and checksum), a scan or the final cleanup
+//! alone. The actor itself only does bookkeeping, so it answers its mailbox
+//! while steps are in flight. A failed step cancels the others; the
 //! first error is the outcome once none runs. Parts are tracked from
 //! messages: the hot path never rescans the directory. In watch mode
 //! ([`Aggregator::watch`]) it also scans `finished/` every poll interval, for parts
@@ -59,14 +63,9 @@ use crate::store::recovery;
 use crate::store::untrusted::{self, Opened};
 use crate::store::waiting::WaitingParts;
 
-/// Aggregation steps that may run at once. A step alternates CPU work
-/// (reading parts, checksumming) with waits on the device (its direct writes,
-/// its fsyncs): with two, the device idled while both computed; four keep the
-/// cores and the device busy (`cargo bench --bench side_by_side -- --only
-/// hidden`: time from `StreamingClosed` to the reply 319 ms with two steps,
-/// 145 ms with three, 121 ms with four). Each maps a combine buffer
-/// (512 KiB) while it combines; the steps of a finalize taking turns with one
-/// buffer took twice as long (`-- --only finalize`: 199 ms against 105 ms).
+/// Aggregation steps that may run at once: each alternates CPU work with waits
+/// on the device (direct writes, fsyncs), and four, each with its own combine
+/// buffer, keep both busy.
 pub(crate) const STEPS_IN_FLIGHT: usize = 4;
 
 /// A group of parts of one kind for one output, and their bytes.
@@ -82,6 +81,44 @@ struct Scan {
     highest_output: [u32; 2],
 }
 
+/// Where the aggregator is (see the module docs), with what it holds there.
+#[derive(Debug)]
+enum State {
+    /// The first scan of the job directory runs (in watch mode after
+    /// recovery): outputs cannot be numbered yet. `closed`: every writer
+    /// finished meanwhile.
+    Adopting { closed: bool },
+    /// An output is made whenever more than `multiplier × max_bytes` of one
+    /// kind wait; `order` makes the steps publish in number order.
+    Running {
+        order: Arc<PublishOrder>,
+        work: Work,
+    },
+    /// Every writer is done: what is left is packed and combined, then
+    /// `finished/` removed.
+    Closing {
+        order: Arc<PublishOrder>,
+        work: Work,
+    },
+    /// Everything is combined: `finished/` is being removed, alone.
+    Removing,
+    /// Cancelled, or a step failed: the running work stops at its next part,
+    /// then `outcome` (the first failure, else [`Error::Cancelled`]) ends the
+    /// aggregator.
+    Stopping { work: Work, outcome: Arc<Error> },
+    /// Ended: every waiter gets this answer.
+    Done(Result<u64, Arc<Error>>),
+}
+
+/// The file work of a state that runs on blocking threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    /// This many aggregation steps, at most [`STEPS_IN_FLIGHT`] (none at 0).
+    Steps(usize),
+    /// A scan of the job directory, alone.
+    Scan,
+}
+
 /// Combines finished parts into outputs `<contract>_0001.ndjson`, … (see the
 /// module docs for its messages and states).
 pub struct Aggregator {
@@ -93,20 +130,11 @@ pub struct Aggregator {
     /// Groups packed at close, made one after the other.
     planned: VecDeque<Group>,
     next_number: [u32; 2],
-    /// Steps running (at most [`STEPS_IN_FLIGHT`]).
-    combining: usize,
-    /// A scan or the final cleanup is running, alone.
-    exclusive: bool,
-    /// The first error of a step: the others are cancelled, then it is the outcome.
-    failure: Option<Arc<Error>>,
-    /// Steps publish in number order; made once numbering is known.
-    order: Option<Arc<PublishOrder>>,
-    /// The initial scan finished: outputs may be numbered.
-    adopted: bool,
-    closed: bool,
-    done: Option<Result<u64, Arc<Error>>>,
+    state: State,
     aggregations: u64,
     waiters: Vec<oneshot::Sender<Result<u64>>>,
+    /// Set when stopping: read by the steps between parts, and while they
+    /// wait for their turn to publish.
     cancel: Arc<AtomicBool>,
     cancel_waiters: Vec<oneshot::Sender<()>>,
     strays_seen: HashSet<String>,
@@ -125,13 +153,7 @@ impl Aggregator {
             waiting: FileKind::ALL.map(WaitingParts::new),
             planned: VecDeque::new(),
             next_number: [1; 2],
-            combining: 0,
-            exclusive: false,
-            failure: None,
-            order: None,
-            adopted: false,
-            closed: false,
-            done: None,
+            state: State::Adopting { closed: false },
             aggregations: 0,
             waiters: Vec::new(),
             cancel: Arc::new(AtomicBool::new(false)),
@@ -162,20 +184,69 @@ impl Aggregator {
         self
     }
 
-    fn is_cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
-    }
-
-    /// Tells running steps to stop, waking any waiting for its turn to publish.
-    fn cancel_steps(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
-        if let Some(order) = &self.order {
-            order.wake_all();
+    /// The file work of the current state, in those that have some.
+    fn work_mut(&mut self) -> Option<&mut Work> {
+        match &mut self.state {
+            State::Running { work, .. }
+            | State::Closing { work, .. }
+            | State::Stopping { work, .. } => Some(work),
+            State::Adopting { .. } | State::Removing | State::Done(_) => None,
         }
     }
 
-    /// The next group to combine, if any is due.
-    fn next_group(&mut self) -> Option<Group> {
+    /// Aggregation steps running.
+    fn steps(&mut self) -> usize {
+        match self.work_mut() {
+            Some(Work::Steps(steps)) => *steps,
+            _ => 0,
+        }
+    }
+
+    /// Every writer is done: close once adopted.
+    fn close(&mut self) {
+        match &mut self.state {
+            State::Adopting { closed } => *closed = true,
+            State::Running { order, work } => {
+                self.state = State::Closing {
+                    order: order.clone(),
+                    work: *work,
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Stops on `failure`, or on a cancel when `None`: tells running steps to
+    /// stop, waking any waiting for its turn to publish. The first failure is
+    /// the outcome. Removing `finished/` is not stopped.
+    fn stop(&mut self, failure: Option<Error>) {
+        self.cancel.store(true, Ordering::Relaxed);
+        let outcome = failure.map(Arc::new);
+        let (work, outcome) = match &mut self.state {
+            State::Adopting { .. } => (Work::Scan, outcome),
+            State::Running { order, work } | State::Closing { order, work } => {
+                order.wake_all();
+                (*work, outcome)
+            }
+            State::Stopping { outcome: first, .. } => {
+                if let Some(failure) = outcome {
+                    if matches!(**first, Error::Cancelled) {
+                        *first = failure;
+                    }
+                }
+                return;
+            }
+            State::Removing | State::Done(_) => return,
+        };
+        self.state = State::Stopping {
+            work,
+            outcome: outcome.unwrap_or_else(|| Arc::new(Error::Cancelled)),
+        };
+    }
+
+    /// The next group to combine, if any is due; when `closing`, everything
+    /// left is.
+    fn next_group(&mut self, closing: bool) -> Option<Group> {
         if let Some(group) = self.planned.pop_front() {
             return Some(group);
         }
@@ -186,7 +257,7 @@ impl Aggregator {
                 return Some((kind, parts, bytes));
             }
         }
-        if self.closed {
+        if closing {
             for kind in FileKind::ALL {
                 let groups = self.waiting[kind as usize].take_all(self.max_bytes);
                 self.planned.extend(
@@ -202,31 +273,47 @@ impl Aggregator {
 
     /// Starts the next pieces of work, or finishes.
     fn step(&mut self, ctx: &mut Context<Self>) {
-        if self.exclusive || self.done.is_some() {
-            return;
-        }
-        if self.is_cancelled() {
-            if self.combining == 0 {
-                let outcome = self.failure.clone().unwrap_or(Arc::new(Error::Cancelled));
+        let closing = match &self.state {
+            State::Running {
+                work: Work::Steps(_),
+                ..
+            } => false,
+            State::Closing {
+                work: Work::Steps(_),
+                ..
+            } => true,
+            State::Stopping {
+                work: Work::Steps(0),
+                outcome,
+            } => {
+                let outcome = outcome.clone();
                 self.finish(Err(outcome), ctx);
+                return;
             }
-            return;
-        }
-        if !self.adopted {
-            return;
-        }
-        while self.combining < STEPS_IN_FLIGHT {
-            match self.next_group() {
+            // Adopting waits for its scan; a scan or the removal runs alone;
+            // stopping waits for its work.
+            _ => return,
+        };
+        while self.steps() < STEPS_IN_FLIGHT {
+            match self.next_group(closing) {
                 Some(group) => self.start_combine(group, ctx),
                 None => break,
             }
         }
-        if self.closed && self.combining == 0 {
+        if closing && self.steps() == 0 {
             self.start_removing_finished(ctx);
         }
     }
 
+    /// Starts a step combining `group`; only while running or closing.
     fn start_combine(&mut self, (kind, parts, bytes): Group, ctx: &mut Context<Self>) {
+        let (State::Running { order, work } | State::Closing { order, work }) = &mut self.state
+        else {
+            return;
+        };
+        let Work::Steps(steps) = work else {
+            return;
+        };
         let number = (bytes > 0).then(|| {
             let n = self.next_number[kind as usize];
             self.next_number[kind as usize] += 1;
@@ -237,27 +324,26 @@ impl Aggregator {
             kind,
             number,
             parts,
-            order: self.order.clone(),
-            overlapping: self.combining > 0,
+            order: Some(order.clone()),
+            overlapping: *steps > 0,
         };
+        *steps += 1;
         log::debug!(
             "aggregating {} {kind} parts ({bytes} bytes) into {number:?}",
             step.parts.len()
         );
         let cancel = self.cancel.clone();
-        self.combining += 1;
         let work = actix_rt::task::spawn_blocking(move || step.run(&cancel));
         ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
-            act.combining -= 1;
+            if let Some(Work::Steps(steps)) = act.work_mut() {
+                *steps -= 1;
+            }
             match flatten(joined, "aggregation") {
                 Ok(Some(output)) => act.published(output),
                 Ok(None) | Err(Error::Cancelled) => {}
-                Err(e) => {
-                    // The other steps stop at their next part; the first
-                    // error is the outcome once none runs.
-                    act.failure.get_or_insert(Arc::new(e));
-                    act.cancel_steps();
-                }
+                // The other steps stop at their next part; the first error
+                // is the outcome once none runs.
+                Err(e) => act.stop(Some(e)),
             }
             act.step(ctx);
         }));
@@ -279,7 +365,7 @@ impl Aggregator {
 
     fn start_removing_finished(&mut self, ctx: &mut Context<Self>) {
         let finished = self.layout.finished().to_owned();
-        self.exclusive = true;
+        self.state = State::Removing;
         let work = actix_rt::task::spawn_blocking(move || match fs::remove_dir(&finished) {
             Ok(()) => {
                 fault_point!("aggregator::finished-removed", &finished);
@@ -296,7 +382,6 @@ impl Aggregator {
             Err(e) => Err(Error::io("remove", finished, e)),
         });
         ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
-            act.exclusive = false;
             let count = act.aggregations;
             act.finish(
                 flatten(joined, "cleanup").map(|()| count).map_err(Arc::new),
@@ -322,16 +407,20 @@ impl Aggregator {
         for waiter in self.cancel_waiters.drain(..) {
             let _ = waiter.send(());
         }
-        self.done = Some(outcome);
+        self.state = State::Done(outcome);
         ctx.stop();
     }
 
+    /// Scans the job directory, alone: first when adopting, then every poll
+    /// interval in watch mode.
     fn start_scan(&mut self, ctx: &mut Context<Self>) {
         let layout = self.layout.clone();
-        self.exclusive = true;
+        if let Some(work) = self.work_mut() {
+            *work = Work::Scan;
+        }
         // Standalone, nobody recovered the directory before this aggregator:
         // its first scan finishes or redoes what a crashed one left.
-        let recover = self.poll.is_some() && !self.adopted;
+        let recover = self.poll.is_some() && matches!(self.state, State::Adopting { .. });
         let work = actix_rt::task::spawn_blocking(move || {
             if recover {
                 recovery::recover_aggregation(&layout)?;
@@ -339,7 +428,6 @@ impl Aggregator {
             scan(&layout)
         });
         ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
-            act.exclusive = false;
             match flatten(joined, "scan") {
                 Ok(scan) => act.apply_scan(scan),
                 Err(e) => {
@@ -352,12 +440,18 @@ impl Aggregator {
     }
 
     fn apply_scan(&mut self, scan: Scan) {
-        if !self.adopted {
+        let work = Work::Steps(0);
+        if let State::Adopting { closed } = self.state {
             for kind in FileKind::ALL {
                 self.next_number[kind as usize] = scan.highest_output[kind as usize] + 1;
             }
-            self.order = Some(Arc::new(PublishOrder::new(self.next_number)));
-            self.adopted = true;
+            let order = Arc::new(PublishOrder::new(self.next_number));
+            self.state = match closed {
+                false => State::Running { order, work },
+                true => State::Closing { order, work },
+            };
+        } else if let Some(scanning) = self.work_mut() {
+            *scanning = work;
         }
         for stray in scan.strays {
             if self.strays_seen.insert(stray.clone()) {
@@ -371,15 +465,16 @@ impl Aggregator {
             self.waiting[kind as usize].adopt(&name, bytes);
         }
         if self.poll.is_some() && !scan.streaming_exists {
-            self.closed = true;
+            self.close();
         }
     }
 
     /// Outcome of a finished aggregator, as an answer.
     fn answer(&self) -> Option<Result<u64>> {
-        self.done
-            .as_ref()
-            .map(|outcome| outcome.clone().map_err(Error::Shared))
+        match &self.state {
+            State::Done(outcome) => Some(outcome.clone().map_err(Error::Shared)),
+            _ => None,
+        }
     }
 
     fn wait(&mut self) -> ResponseFuture<Result<u64>> {
@@ -503,7 +598,11 @@ impl Actor for Aggregator {
         self.start_scan(ctx);
         if let Some(poll) = self.poll {
             ctx.run_interval(poll, |act, ctx| {
-                if !act.exclusive && act.combining == 0 && !act.closed && act.done.is_none() {
+                if let State::Running {
+                    work: Work::Steps(0),
+                    ..
+                } = act.state
+                {
                     act.start_scan(ctx);
                 }
             });
@@ -515,7 +614,7 @@ impl Handler<FileFinished> for Aggregator {
     type Result = ();
 
     fn handle(&mut self, msg: FileFinished, ctx: &mut Context<Self>) {
-        if self.done.is_some() || self.is_cancelled() {
+        if let State::Stopping { .. } | State::Done(_) = self.state {
             return;
         }
         self.waiting[msg.kind as usize].adopt_batch(msg.batch, msg.bytes);
@@ -527,7 +626,7 @@ impl Handler<StreamingClosed> for Aggregator {
     type Result = ResponseFuture<Result<u64>>;
 
     fn handle(&mut self, _: StreamingClosed, ctx: &mut Context<Self>) -> Self::Result {
-        self.closed = true;
+        self.close();
         let answer = self.wait();
         self.step(ctx);
         answer
@@ -546,8 +645,8 @@ impl Handler<Cancel> for Aggregator {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Cancel, ctx: &mut Context<Self>) -> Self::Result {
-        self.cancel_steps();
-        if self.done.is_some() {
+        self.stop(None);
+        if let State::Done(_) = self.state {
             return Box::pin(async {});
         }
         let (tx, rx) = oneshot::channel();

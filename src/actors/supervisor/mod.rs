@@ -13,20 +13,28 @@
 //!
 //! # States
 //!
-//! *idle* → *preparing* (job directories created on a blocking thread) →
-//! *fetching* (fetchers started on a pool of arbiters, one per CPU by default, at
-//! most `concurrency` at a time, beneficiaries pulled `batch_size` at a time from
-//! the caller's iterator) → *finalizing* (`streaming/` removed, then
-//! [`StreamingClosed`] sent; the aggregator combines what is left and answers with
-//! its count) → *reporting* (outputs read back from the journal) → stopped.
-//! *Stopping* (cancel, failure threshold, an I/O error) can interrupt any state:
-//! fetchers get [`Cancel`]. On cancel the aggregator gets [`Cancel`] too and
-//! `streaming/`, `finished/` and temp outputs are removed; on an I/O error every
-//! part stays where it is, so that nothing is lost. On the failure threshold
-//! `streaming/` is removed and the aggregator gets [`StreamingClosed`], as when
-//! the job completes: the finished parts become outputs, so that the error
-//! outputs hold an `OperationOutcome` for each failed beneficiary, and the
-//! reason names the most frequent causes with counts.
+//! *idle* → *preparing* (the job directory opened — locked, recovered — on a
+//! blocking thread) → *fetching* (fetchers started on a pool of arbiters, one
+//! per CPU by default, at most `concurrency` at a time; batches of `batch_size`
+//! beneficiaries pulled from the caller's iterator, see `plan` and `pool`) →
+//! *finalizing* (`streaming/` removed, then [`StreamingClosed`] sent; the
+//! aggregator combines what is left and answers with its count) → *reporting*
+//! (outputs read back from the journal) → *done* (the supervisor stops; the
+//! report answers `RunJob` once the job's work has ended, see below). A job
+//! found completed goes from preparing to reporting; a directory that cannot be
+//! opened is *refused*, and the error answers `RunJob`. Each state is a variant
+//! of `Phase` that carries what the job holds in it.
+//!
+//! *Stopping* (cancel, failure threshold, an I/O error) interrupts fetching or
+//! finalizing (a cancel while preparing, once the directory is open; once
+//! reporting, the job has ended): fetchers get [`Cancel`]. On cancel the
+//! aggregator gets [`Cancel`] too and `streaming/`, `finished/` and temp
+//! outputs are removed; on an I/O error every part stays where it is, so that
+//! nothing is lost. On the failure threshold `streaming/` is removed and the
+//! aggregator gets [`StreamingClosed`], as when the job completes: the finished
+//! parts become outputs, so that the error outputs hold an `OperationOutcome`
+//! for each failed beneficiary, and the reason names the most frequent causes
+//! with counts.
 //!
 //! Fetchers talk back through `Recipient`s and `do_send`; the supervisor never
 //! waits on a child that could be waiting on it.
@@ -46,10 +54,7 @@
 //! threads, which nothing can wait for from inside the runtime: a new owner could
 //! recover the directory while an old step still claims and publishes outputs.)
 
-use std::collections::{HashMap, HashSet};
-use std::fs;
-use std::io::ErrorKind;
-use std::path::Path;
+use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -64,25 +69,119 @@ use crate::actors::messages::{
     StreamingClosed, Subscribe,
 };
 use crate::config::JobConfig;
-use crate::error::{Error, IoContext, Result};
-use crate::fault::fault_point;
-use crate::report::{JobOutput, JobReport, JobStatus, ProgressCounters, Timings};
+use crate::error::{Error, Result};
+use crate::report::{JobReport, JobStatus, ProgressCounters, Timings};
 use crate::source::ClaimsSource;
-use crate::store::journal;
-use crate::store::layout::{JobLayout, TEMP_SUFFIX};
+use crate::store::layout::JobLayout;
 use crate::store::lock::{JobLock, JobMeta};
 use crate::store::recovery::{self, JobState};
 
-/// Times a fetcher may run a batch: once, then once more if it was lost.
-const BATCH_ATTEMPTS: u32 = 2;
+mod files;
+mod plan;
+mod pool;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use plan::{AfterLoss, Batch, BatchPlan, Pulled};
+use pool::{start_arbiter, FetcherPool};
+
+/// The sender of the answer to `RunJob`.
+type Reply = oneshot::Sender<Result<JobReport>>;
+
+/// Where the job is (see the module docs), with what it holds there.
 enum Phase {
+    /// No job yet: waiting for `RunJob`.
     Idle,
-    Preparing,
-    Fetching,
-    Finalizing,
-    Stopping,
+    /// The job directory is being opened (locked, recovered) on a blocking
+    /// thread. A `Cancel` here sets the cancel flag, read once it is open.
+    Preparing {
+        reply: Reply,
+        /// When `RunJob` arrived.
+        started: Instant,
+        plan: BatchPlan<Addr<BatchFetcher>>,
+    },
+    /// Fetchers run, at most `concurrency` at once.
+    Fetching { job: Job, fetch: Fetching },
+    /// Every batch is done: `streaming/` is being removed, then the
+    /// aggregator closed with [`StreamingClosed`].
+    Finalizing { job: Job },
+    /// Cancelled or failed: the fetchers are being stopped, then the parts
+    /// wrapped up (see [`Wrapup`]).
+    Stopping { job: Job },
+    /// The job has ended: its outputs are being listed for the report. Too
+    /// late for `Cancel`.
+    Reporting { job: Job },
+    /// The report is ready. It answers `RunJob` once the job's work has ended
+    /// and its lock is released (in `stopped`).
+    Done { job: Job, report: JobReport },
+    /// The job directory could not be opened (nothing touched): the error
+    /// answers `RunJob` once the supervisor has stopped.
+    Refused { reply: Reply, error: Error },
+    /// `RunJob` was answered.
+    Ended,
+}
+
+/// A job whose directory is open: what it holds until its work has ended.
+struct Job {
+    reply: Reply,
+    /// When `RunJob` arrived.
+    started: Instant,
+    /// One owner per job directory. Shared with the supervisor's blocking
+    /// tasks, so that it is released after the last of them.
+    lock: Arc<JobLock>,
+    /// The fetchers' arbiters; none when the job ended before fetching
+    /// (it was found completed, or cancelled while its directory was opened).
+    pool: FetcherPool,
+    /// The aggregator and its own arbiter, whose blocking threads run its
+    /// steps; `None` in a parts-only job and when the job ended before fetching.
+    aggregator: Option<(Addr<Aggregator>, Arbiter)>,
+}
+
+impl Job {
+    fn aggregator(&self) -> Option<Addr<Aggregator>> {
+        self.aggregator.as_ref().map(|(addr, _)| addr.clone())
+    }
+
+    /// Ends the job's work, then releases its lock, then sends `answer`: see
+    /// [`JobSupervisor::release`].
+    fn end(self, job_id: &str, answer: Result<JobReport>) {
+        let (aggregator, arbiter) = self.aggregator.unzip();
+        // Handled even if its arbiter stops first: a dropped actor's context
+        // reads its mailbox once more. Wakes steps waiting for their turn.
+        if let Some(aggregator) = &aggregator {
+            aggregator.do_send(Cancel);
+        }
+        for _ in 0..self.pool.stop_and_join(arbiter) {
+            log::error!("job {job_id}: an arbiter panicked");
+        }
+        drop(aggregator);
+        drop(self.lock);
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// What the fetching phase holds.
+struct Fetching {
+    /// Which batch comes next; the running ones with their fetchers.
+    plan: BatchPlan<Addr<BatchFetcher>>,
+    /// What every fetcher of the job shares, made once when fetching starts:
+    /// a batch then hands its fetcher's arbiter nothing of its own but its
+    /// beneficiaries (see [`Fetching::start`]).
+    context: Arc<FetcherContext>,
+    /// When the first fetcher started; `None` while none has (a resume may
+    /// skip every batch).
+    started: Option<Instant>,
+}
+
+impl Fetching {
+    /// Starts a fetcher of `batch` on the next arbiter of `pool`.
+    fn start(&mut self, pool: &mut FetcherPool, batch: Batch) {
+        self.started.get_or_insert_with(Instant::now);
+        let cx = self.context.clone();
+        let (number, list) = (batch.number, batch.beneficiaries.clone());
+        let fetcher = BatchFetcher::start_in_arbiter(&pool.next().handle(), move |_| {
+            BatchFetcher::new(number, list, cx)
+        });
+        self.plan.started(batch, fetcher);
+    }
 }
 
 /// What a stopping job does with its parts.
@@ -99,50 +198,20 @@ enum Wrapup {
     Combine,
 }
 
-/// A batch being fetched, kept to retry it once if its fetcher is lost.
-struct LiveBatch {
-    fetcher: Addr<BatchFetcher>,
-    beneficiaries: Arc<[String]>,
-    attempts: u32,
-}
-
 /// Runs one job (see the module docs for its messages and states).
 pub struct JobSupervisor {
     config: JobConfig,
     layout: JobLayout,
     source: Arc<dyn ClaimsSource>,
     progress: Arc<ProgressCounters>,
+    /// Set when the job stops: read by its fetchers and blocking tasks.
     cancel: Arc<AtomicBool>,
-    phase: Phase,
-    beneficiaries: Option<Box<dyn Iterator<Item = String> + Send>>,
-    next_batch: u64,
-    live: HashMap<u64, LiveBatch>,
-    /// Batches done by an earlier run (resume): skipped.
-    done_batches: HashSet<u64>,
-    /// Lost batches being recorded as failed.
-    recording: usize,
-    /// Held for the whole job: one owner per job directory. Shared with the
-    /// supervisor's blocking tasks, so that it is released after the last of them.
-    lock: Option<Arc<JobLock>>,
-    pool: Vec<Arbiter>,
-    /// What every fetcher of the job shares, made once when fetching starts:
-    /// a batch then hands its fetcher's arbiter nothing of its own but its
-    /// beneficiaries (see `spawn_fetcher`).
-    fetchers: Option<Arc<FetcherContext>>,
-    /// The aggregator's own arbiter, whose blocking threads run its steps; joined
-    /// (with the pool) before the lock is released.
-    aggregator_arbiter: Option<Arbiter>,
-    next_arbiter: usize,
-    aggregator: Option<Addr<Aggregator>>,
-    reply: Option<oneshot::Sender<Result<JobReport>>>,
-    /// The answer to `RunJob`, sent once the job's work has ended and its lock
-    /// is released (in `stopped`).
-    answer: Option<Result<JobReport>>,
     subscribers: Vec<Recipient<JobProgress>>,
-    started: Instant,
-    fetch_started: Option<Instant>,
+    /// What the report tells of times, filled in as the job goes.
     timings: Timings,
+    /// The aggregator's count, once it has answered [`StreamingClosed`].
     aggregations: u64,
+    phase: Phase,
 }
 
 impl JobSupervisor {
@@ -154,25 +223,10 @@ impl JobSupervisor {
             source,
             progress: Arc::default(),
             cancel: Arc::new(AtomicBool::new(false)),
-            phase: Phase::Idle,
-            beneficiaries: None,
-            next_batch: 1,
-            live: HashMap::new(),
-            done_batches: HashSet::new(),
-            recording: 0,
-            lock: None,
-            pool: Vec::new(),
-            fetchers: None,
-            aggregator_arbiter: None,
-            next_arbiter: 0,
-            aggregator: None,
-            reply: None,
-            answer: None,
             subscribers: Vec::new(),
-            started: Instant::now(),
-            fetch_started: None,
             timings: Timings::default(),
             aggregations: 0,
+            phase: Phase::Idle,
         }
     }
 
@@ -192,8 +246,39 @@ impl JobSupervisor {
         }
     }
 
+    /// Takes the job out of a phase that has one, leaving [`Phase::Ended`]
+    /// for the caller to replace; `None` (the phase untouched) otherwise.
+    fn take_job(&mut self) -> Option<Job> {
+        match mem::replace(&mut self.phase, Phase::Ended) {
+            Phase::Fetching { job, .. }
+            | Phase::Finalizing { job }
+            | Phase::Stopping { job }
+            | Phase::Reporting { job } => Some(job),
+            other => {
+                self.phase = other;
+                None
+            }
+        }
+    }
+
+    /// The job directory is open: fetch, or report a job completed earlier,
+    /// or stop one cancelled meanwhile.
     fn prepared(&mut self, lock: JobLock, state: JobState, ctx: &mut Context<Self>) {
-        self.lock = Some(Arc::new(lock));
+        let Phase::Preparing {
+            reply,
+            started,
+            mut plan,
+        } = mem::replace(&mut self.phase, Phase::Ended)
+        else {
+            unreachable!("only `RunJob` opens the job directory");
+        };
+        let mut job = Job {
+            reply,
+            started,
+            lock: Arc::new(lock),
+            pool: FetcherPool::none(),
+            aggregator: None,
+        };
         match state {
             JobState::Fresh => {}
             JobState::Resumed { done_batches } => {
@@ -202,20 +287,19 @@ impl JobSupervisor {
                     self.config.job_id(),
                     done_batches.len()
                 );
-                self.done_batches = done_batches;
+                plan.skip(done_batches);
             }
             JobState::Completed => {
                 log::info!(
                     "job {}: completed earlier; nothing to do",
                     self.config.job_id()
                 );
-                self.phase = Phase::Finalizing;
-                self.report(JobStatus::Completed, ctx);
+                self.report(job, JobStatus::Completed, ctx);
                 return;
             }
         }
         if self.cancel.load(Ordering::Relaxed) {
-            self.stop_job(JobStatus::Cancelled, Wrapup::Remove, ctx);
+            self.stopping(job, Vec::new(), JobStatus::Cancelled, Wrapup::Remove, ctx);
             return;
         }
         if !self.config.parts_only() {
@@ -223,104 +307,68 @@ impl JobSupervisor {
                 .progress(self.progress.clone())
                 .observer(ctx.address().recipient());
             let arbiter = start_arbiter(STEPS_IN_FLIGHT);
-            self.aggregator = Some(Aggregator::start_in_arbiter(&arbiter.handle(), move |_| {
-                aggregator
-            }));
-            self.aggregator_arbiter = Some(arbiter);
+            let addr = Aggregator::start_in_arbiter(&arbiter.handle(), move |_| aggregator);
+            job.aggregator = Some((addr, arbiter));
         }
-        // Fetchers are started on the arbiters in turn: about this many each.
-        let fetchers_each = self.config.concurrency().div_ceil(self.config.arbiters());
-        self.pool = (0..self.config.arbiters())
-            .map(|_| start_arbiter(fetchers_each))
-            .collect();
-        self.fetchers = Some(Arc::new(FetcherContext {
+        job.pool = FetcherPool::start(self.config.arbiters(), self.config.concurrency());
+        let context = Arc::new(FetcherContext {
             layout: self.layout.clone(),
             source: self.source.clone(),
             request_timeout: self.config.request_timeout(),
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
-            aggregator: self.aggregator.clone().map(Addr::recipient),
+            aggregator: job.aggregator().map(Addr::recipient),
             supervisor: ctx.address().recipient(),
             failures_logged: Default::default(),
-        }));
-        self.phase = Phase::Fetching;
+        });
+        let fetch = Fetching {
+            plan,
+            context,
+            started: None,
+        };
+        self.phase = Phase::Fetching { job, fetch };
         self.fill(ctx);
     }
 
-    /// Starts fetchers until `concurrency` run or the beneficiaries run out.
+    /// Starts fetchers until `concurrency` run or the beneficiaries run out;
+    /// finalizes once every batch is done.
     fn fill(&mut self, ctx: &mut Context<Self>) {
-        while self.phase == Phase::Fetching && self.live.len() < self.config.concurrency() {
-            let Some(iter) = self.beneficiaries.as_mut() else {
-                break;
-            };
-            let batch: Arc<[String]> = iter.take(self.config.batch_size()).collect();
-            if batch.is_empty() {
-                self.beneficiaries = None;
-                break;
+        let Phase::Fetching { job, fetch } = &mut self.phase else {
+            return;
+        };
+        while fetch.plan.running() < self.config.concurrency() {
+            match fetch.plan.pull() {
+                Pulled::Fetch(batch) => {
+                    self.progress.add_queued(batch.beneficiaries.len() as u64);
+                    fetch.start(&mut job.pool, batch);
+                }
+                Pulled::Skipped(beneficiaries) => self.progress.add_resumed(beneficiaries as u64),
+                Pulled::Exhausted => break,
             }
-            let number = self.next_batch;
-            self.next_batch += 1;
-            if self.done_batches.remove(&number) {
-                self.progress.add_resumed(batch.len() as u64);
-                continue;
-            }
-            self.progress.add_queued(batch.len() as u64);
-            self.spawn_fetcher(number, batch, 1);
         }
-        if self.phase == Phase::Fetching
-            && self.beneficiaries.is_none()
-            && self.live.is_empty()
-            && self.recording == 0
-        {
+        if fetch.plan.is_finished() {
             self.finalize(ctx);
         }
     }
 
-    fn spawn_fetcher(&mut self, batch: u64, beneficiaries: Arc<[String]>, attempts: u32) {
-        // Set before the phase becomes `Fetching`, the only one that spawns.
-        let cx = self
-            .fetchers
-            .clone()
-            .expect("the fetchers' context is made first");
-        self.fetch_started.get_or_insert_with(Instant::now);
-        let arbiter = &self.pool[self.next_arbiter % self.pool.len()];
-        self.next_arbiter += 1;
-        let list = beneficiaries.clone();
-        let fetcher = BatchFetcher::start_in_arbiter(&arbiter.handle(), move |_| {
-            BatchFetcher::new(batch, list, cx)
-        });
-        self.live.insert(
-            batch,
-            LiveBatch {
-                fetcher,
-                beneficiaries,
-                attempts,
-            },
-        );
-    }
-
     /// Writes a twice-lost batch as failed beneficiaries, then goes on.
-    fn record_lost_batch(
-        &mut self,
-        batch: u64,
-        beneficiaries: Arc<[String]>,
-        ctx: &mut Context<Self>,
-    ) {
-        self.recording += 1;
+    fn record_lost_batch(&mut self, batch: Batch, ctx: &mut Context<Self>) {
+        let Phase::Fetching { job, .. } = &self.phase else {
+            return;
+        };
         let layout = self.layout.clone();
-        let work = spawn_holding(self.lock.clone(), move || {
-            write_lost_batch(&layout, batch, &beneficiaries)
+        let work = spawn_holding(Some(job.lock.clone()), move || {
+            write_lost_batch(&layout, batch.number, &batch.beneficiaries)
         });
         ctx.spawn(work.into_actor(self).map(move |written, act, ctx| {
-            act.recording -= 1;
-            if act.phase != Phase::Fetching {
+            let Phase::Fetching { fetch, .. } = &mut act.phase else {
                 return;
-            }
+            };
+            fetch.plan.recorded();
             match written.unwrap_or(Err(Error::ActorGone { actor: "fetcher" })) {
                 Ok((stats, parts)) => {
                     stats.commit(&act.progress);
-                    let aggregator = act.aggregator.clone().map(Addr::recipient);
-                    announce(aggregator.as_ref(), &parts);
+                    announce(fetch.context.aggregator.as_ref(), &parts);
                     act.batch_finished(ctx);
                 }
                 Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), Wrapup::Keep, ctx),
@@ -357,60 +405,83 @@ impl JobSupervisor {
         }
     }
 
+    /// Every batch is done: removes `streaming/`, closes the aggregator, then
+    /// reports.
     fn finalize(&mut self, ctx: &mut Context<Self>) {
-        self.phase = Phase::Finalizing;
-        if let Some(started) = self.fetch_started {
+        let Phase::Fetching { job, fetch } = mem::replace(&mut self.phase, Phase::Ended) else {
+            unreachable!("only a fetching job finalizes");
+        };
+        if let Some(started) = fetch.started {
             self.timings.fetch = started.elapsed().as_millis() as u64;
         }
         let work = close_streaming(
-            self.lock.clone(),
+            Some(job.lock.clone()),
             self.layout.clone(),
-            self.aggregator.clone(),
+            job.aggregator(),
         );
+        self.phase = Phase::Finalizing { job };
         ctx.spawn(work.into_actor(self).map(|result, act, ctx| {
-            if act.phase != Phase::Finalizing {
+            if !matches!(act.phase, Phase::Finalizing { .. }) {
                 return;
             }
             match result {
                 Ok((count, finalize_ms)) => {
                     act.aggregations = count;
                     act.timings.finalize = finalize_ms;
-                    act.report(JobStatus::Completed, ctx);
+                    if let Some(job) = act.take_job() {
+                        act.report(job, JobStatus::Completed, ctx);
+                    }
                 }
                 Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), Wrapup::Keep, ctx),
             }
         }));
     }
 
-    /// Stops the fetchers, then wraps up as `wrapup` says, then reports.
+    /// Stops a fetching or finalizing job (see [`stopping`](Self::stopping));
+    /// in any other phase there is nothing to stop, or it is stopping already.
     fn stop_job(&mut self, status: JobStatus, wrapup: Wrapup, ctx: &mut Context<Self>) {
-        if self.phase == Phase::Stopping {
-            return;
-        }
+        let (job, fetchers) = match mem::replace(&mut self.phase, Phase::Ended) {
+            Phase::Fetching { job, mut fetch } => {
+                if let Some(started) = fetch.started {
+                    self.timings.fetch = started.elapsed().as_millis() as u64;
+                }
+                let fetchers = fetch.plan.stop().collect();
+                (job, fetchers)
+            }
+            Phase::Finalizing { job } => (job, Vec::new()),
+            other => {
+                self.phase = other;
+                return;
+            }
+        };
+        self.stopping(job, fetchers, status, wrapup, ctx);
+    }
+
+    /// Stops `fetchers`, then wraps up as `wrapup` says, then reports.
+    fn stopping(
+        &mut self,
+        job: Job,
+        fetchers: Vec<Addr<BatchFetcher>>,
+        status: JobStatus,
+        wrapup: Wrapup,
+        ctx: &mut Context<Self>,
+    ) {
         match &status {
             JobStatus::Failed(reason) => {
                 log::warn!("job {}: stopping: {reason}", self.config.job_id())
             }
             _ => log::info!("job {}: stopping ({status:?})", self.config.job_id()),
         }
-        self.phase = Phase::Stopping;
         self.cancel.store(true, Ordering::Relaxed);
         // Each fetcher answers once no file work of its own is running.
-        let fetchers: Vec<_> = self
-            .live
-            .drain()
-            .map(|(_, batch)| batch.fetcher.send(Cancel))
+        let fetchers: Vec<_> = fetchers
+            .iter()
+            .map(|fetcher| fetcher.send(Cancel))
             .collect();
-        if let Some(started) = self.fetch_started {
-            if self.timings.fetch == 0 {
-                self.timings.fetch = started.elapsed().as_millis() as u64;
-            }
-        }
-        let aggregator = self.aggregator.take();
+        let aggregator = job.aggregator();
         let layout = self.layout.clone();
-        let lock = (wrapup != Wrapup::Keep)
-            .then(|| self.lock.clone())
-            .flatten();
+        let lock = (wrapup != Wrapup::Keep).then(|| job.lock.clone());
+        self.phase = Phase::Stopping { job };
         let work = async move {
             // Once they answer, every finished part has been announced.
             futures::future::join_all(fetchers).await;
@@ -421,7 +492,8 @@ impl JobSupervisor {
                 let _ = aggregator.send(Cancel).await;
             }
             if wrapup == Wrapup::Remove {
-                let cleaned = spawn_holding(lock, move || remove_working_files(&layout)).await;
+                let cleaned =
+                    spawn_holding(lock, move || files::remove_working_files(&layout)).await;
                 if let Ok(Err(e)) = cleaned {
                     log::error!("cleanup after stop: {e}");
                 }
@@ -447,20 +519,24 @@ impl JobSupervisor {
                     ))
                 }
             };
-            act.report(status, ctx)
+            if let Some(job) = act.take_job() {
+                act.report(job, status, ctx);
+            }
         }));
     }
 
-    /// Reads the outputs back from the journal and answers `RunJob`.
-    fn report(&mut self, status: JobStatus, ctx: &mut Context<Self>) {
+    /// Reads the outputs back from the journal, then stops the supervisor,
+    /// which answers `RunJob` (see [`release`](Self::release)).
+    fn report(&mut self, job: Job, status: JobStatus, ctx: &mut Context<Self>) {
         let layout = self.layout.clone();
         let completed = status.is_completed();
         // A parts-only job's outputs and journal are its aggregator's.
         let sealing = completed && !self.config.parts_only();
-        let lock = self.lock.clone();
-        let work = spawn_holding(self.lock.clone(), move || {
-            list_outputs(&layout, sealing.then_some(lock.as_deref()).flatten())
+        let lock = job.lock.clone();
+        let work = spawn_holding(Some(job.lock.clone()), move || {
+            files::list_outputs(&layout, sealing.then_some(&*lock))
         });
+        self.phase = Phase::Reporting { job };
         ctx.spawn(work.into_actor(self).map(move |listed, act, ctx| {
             let (status, outputs, strays) = match listed {
                 Ok(Ok((outputs, strays))) => (status, outputs, strays),
@@ -475,7 +551,10 @@ impl JobSupervisor {
                     Vec::new(),
                 ),
             };
-            act.timings.total = act.started.elapsed().as_millis() as u64;
+            let Some(job) = act.take_job() else {
+                return;
+            };
+            act.timings.total = job.started.elapsed().as_millis() as u64;
             let report = JobReport {
                 job_id: act.config.job_id().to_owned(),
                 contract: act.config.contract().to_owned(),
@@ -487,27 +566,10 @@ impl JobSupervisor {
                 timings_ms: act.timings,
             };
             act.publish(Some(status));
-            act.answer = Some(Ok(report));
+            act.phase = Phase::Done { job, report };
             ctx.stop();
         }));
     }
-}
-
-/// Starts an arbiter whose runtime runs at most `blocking` blocking tasks at
-/// once (more wait for a thread). A job's blocking work is already bounded by
-/// its own counts (a fetcher finishes its parts once, an aggregator runs a
-/// few steps); the bound keeps a runtime from growing a thread for every task
-/// that overlapped another, each kept for ten seconds with its stack and
-/// allocator memory (the million-beneficiary job of the side-by-side bench
-/// had 54 threads at its peak, now 23).
-fn start_arbiter(blocking: usize) -> Arbiter {
-    Arbiter::with_tokio_rt(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .max_blocking_threads(blocking.max(1))
-            .build()
-            .expect("a runtime for an arbiter")
-    })
 }
 
 /// Runs `work` on a blocking thread, holding `lock` until it returns: the job's
@@ -533,14 +595,9 @@ async fn close_streaming(
     layout: JobLayout,
     aggregator: Option<Addr<Aggregator>>,
 ) -> Result<(u64, u64)> {
-    spawn_holding(lock, move || {
-        let streaming = layout.streaming();
-        remove_dir_all_if_exists(streaming)?;
-        fault_point!("supervisor::streaming-removed", streaming);
-        Ok(())
-    })
-    .await
-    .unwrap_or(Err(Error::ActorGone { actor: "cleanup" }))?;
+    spawn_holding(lock, move || files::remove_streaming(&layout))
+        .await
+        .unwrap_or(Err(Error::ActorGone { actor: "cleanup" }))?;
     let closed = Instant::now();
     let Some(aggregator) = aggregator else {
         return Ok((0, 0));
@@ -559,70 +616,6 @@ fn failed_unless_failed(status: JobStatus, reason: String) -> JobStatus {
         JobStatus::Completed => JobStatus::Failed(reason),
         other => other,
     }
-}
-
-fn remove_dir_all_if_exists(path: &Path) -> Result<()> {
-    match fs::remove_dir_all(path) {
-        Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::io("remove", path, e)),
-        _ => Ok(()),
-    }
-}
-
-/// Removes `streaming/`, `finished/` (claims included) and temp outputs: what a
-/// cancelled job leaves. `streaming/` goes first, so that no fetcher can move a
-/// part into `finished/` after it is gone. Blocking.
-fn remove_working_files(layout: &JobLayout) -> Result<()> {
-    for dir in [layout.streaming(), layout.finished()] {
-        // A fetcher's last rename may race the first attempt.
-        let mut attempts = 3;
-        while let Err(e) = remove_dir_all_if_exists(dir) {
-            attempts -= 1;
-            if attempts == 0 {
-                return Err(e);
-            }
-        }
-    }
-    for entry in fs::read_dir(layout.job_dir()).at("list", layout.job_dir())? {
-        let entry = entry.at("list", layout.job_dir())?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
-            fs::remove_file(entry.path()).at("remove", &entry.path())?;
-        }
-    }
-    Ok(())
-}
-
-/// The job's outputs from the journal (data first, by number) and the stray
-/// files left in `finished/`. A completed job (`completed` holds its lock)
-/// records its outputs in its lock file and removes its journal: its directory
-/// then holds the outputs only. Blocking.
-fn list_outputs(
-    layout: &JobLayout,
-    completed: Option<&JobLock>,
-) -> Result<(Vec<JobOutput>, Vec<String>)> {
-    let sealed = match completed {
-        Some(lock) => lock.meta()?.and_then(|meta| meta.completed),
-        None => None,
-    };
-    let outputs = if layout.journal().exists() {
-        journal::outputs(layout)?
-    } else if let Some(sealed) = sealed {
-        sealed
-    } else {
-        recovery::existing_outputs(layout)?
-    };
-    let mut strays = Vec::new();
-    if let Ok(entries) = fs::read_dir(layout.finished()) {
-        for entry in entries.flatten() {
-            strays.push(entry.file_name().to_string_lossy().into_owned());
-        }
-        strays.sort();
-    }
-    if let Some(lock) = completed {
-        lock.seal(&outputs)?;
-        journal::remove(layout)?;
-    }
-    Ok((outputs, strays))
 }
 
 impl Actor for JobSupervisor {
@@ -649,32 +642,25 @@ impl JobSupervisor {
     /// part). Blocks the supervisor's thread only for that long.
     fn release(&mut self) {
         self.cancel.store(true, Ordering::Relaxed);
-        // Handled even if its arbiter stops first: a dropped actor's context
-        // reads its mailbox once more. Wakes steps waiting for their turn.
-        let aggregator = self.aggregator.take();
-        if let Some(aggregator) = &aggregator {
-            aggregator.do_send(Cancel);
-        }
-        let arbiters: Vec<Arbiter> = self
-            .pool
-            .drain(..)
-            .chain(self.aggregator_arbiter.take())
-            .collect();
-        for arbiter in &arbiters {
-            arbiter.stop();
-        }
-        for arbiter in arbiters {
-            if arbiter.join().is_err() {
-                log::error!("job {}: an arbiter panicked", self.config.job_id());
+        let gone = || {
+            Err(Error::ActorGone {
+                actor: "supervisor",
+            })
+        };
+        let job_id = self.config.job_id();
+        match mem::replace(&mut self.phase, Phase::Ended) {
+            Phase::Idle | Phase::Ended => {}
+            Phase::Preparing { reply, .. } => {
+                let _ = reply.send(gone());
             }
-        }
-        drop(aggregator);
-        self.lock = None;
-        let answer = self.answer.take().unwrap_or(Err(Error::ActorGone {
-            actor: "supervisor",
-        }));
-        if let Some(reply) = self.reply.take() {
-            let _ = reply.send(answer);
+            Phase::Refused { reply, error } => {
+                let _ = reply.send(Err(error));
+            }
+            Phase::Fetching { job, .. }
+            | Phase::Finalizing { job }
+            | Phase::Stopping { job }
+            | Phase::Reporting { job } => job.end(job_id, gone()),
+            Phase::Done { job, report } => job.end(job_id, Ok(report)),
         }
     }
 }
@@ -683,7 +669,7 @@ impl Handler<RunJob> for JobSupervisor {
     type Result = ResponseFuture<Result<JobReport>>;
 
     fn handle(&mut self, msg: RunJob, ctx: &mut Context<Self>) -> Self::Result {
-        if self.phase != Phase::Idle || self.reply.is_some() {
+        if !matches!(self.phase, Phase::Idle) {
             let path = self.layout.job_dir().to_owned();
             return Box::pin(async move {
                 Err(Error::JobDirectory {
@@ -693,11 +679,12 @@ impl Handler<RunJob> for JobSupervisor {
             });
         }
         let (tx, rx) = oneshot::channel();
-        self.reply = Some(tx);
-        self.started = Instant::now();
         self.progress.add_expected(msg.expected);
-        self.beneficiaries = Some(msg.beneficiaries);
-        self.phase = Phase::Preparing;
+        self.phase = Phase::Preparing {
+            reply: tx,
+            started: Instant::now(),
+            plan: BatchPlan::new(msg.beneficiaries, self.config.batch_size()),
+        };
         let layout = self.layout.clone();
         let meta = JobMeta {
             job_id: self.config.job_id().to_owned(),
@@ -715,8 +702,12 @@ impl Handler<RunJob> for JobSupervisor {
         ctx.spawn(work.into_actor(self).map(|opened, act, ctx| {
             match opened.unwrap_or(Err(Error::ActorGone { actor: "prepare" })) {
                 Ok((lock, state)) => act.prepared(lock, state, ctx),
-                Err(e) => {
-                    act.answer = Some(Err(e));
+                Err(error) => {
+                    if let Phase::Preparing { reply, .. } =
+                        mem::replace(&mut act.phase, Phase::Ended)
+                    {
+                        act.phase = Phase::Refused { reply, error };
+                    }
                     ctx.stop();
                 }
             }
@@ -733,10 +724,10 @@ impl Handler<BatchDone> for JobSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: BatchDone, ctx: &mut Context<Self>) {
-        if self.phase != Phase::Fetching {
+        let Phase::Fetching { job, fetch } = &mut self.phase else {
             return;
-        }
-        let Some(batch) = self.live.remove(&msg.batch) else {
+        };
+        let Some((batch, _)) = fetch.plan.ended(msg.batch) else {
             return;
         };
         match msg.outcome {
@@ -745,20 +736,22 @@ impl Handler<BatchDone> for JobSupervisor {
             BatchOutcome::Failed(error) => {
                 self.stop_job(JobStatus::Failed(error.to_string()), Wrapup::Keep, ctx);
             }
-            BatchOutcome::Lost if batch.attempts < BATCH_ATTEMPTS => {
-                log::warn!(
-                    "batch {}: fetcher stopped unexpectedly; retrying",
-                    msg.batch
-                );
-                self.spawn_fetcher(msg.batch, batch.beneficiaries, batch.attempts + 1);
-            }
-            BatchOutcome::Lost => {
-                log::error!(
-                    "batch {}: fetcher lost twice; counting it as failed",
-                    msg.batch
-                );
-                self.record_lost_batch(msg.batch, batch.beneficiaries, ctx);
-            }
+            BatchOutcome::Lost => match fetch.plan.lost(batch) {
+                AfterLoss::Retry(batch) => {
+                    log::warn!(
+                        "batch {}: fetcher stopped unexpectedly; retrying",
+                        msg.batch
+                    );
+                    fetch.start(&mut job.pool, batch);
+                }
+                AfterLoss::Record(batch) => {
+                    log::error!(
+                        "batch {}: fetcher lost twice; counting it as failed",
+                        msg.batch
+                    );
+                    self.record_lost_batch(batch, ctx);
+                }
+            },
         }
     }
 }
@@ -797,11 +790,16 @@ impl Handler<Cancel> for JobSupervisor {
 
     fn handle(&mut self, _: Cancel, ctx: &mut Context<Self>) {
         match self.phase {
-            Phase::Idle | Phase::Stopping => {}
-            Phase::Preparing => self.cancel.store(true, Ordering::Relaxed),
-            Phase::Fetching | Phase::Finalizing => {
+            Phase::Preparing { .. } => self.cancel.store(true, Ordering::Relaxed),
+            Phase::Fetching { .. } | Phase::Finalizing { .. } => {
                 self.stop_job(JobStatus::Cancelled, Wrapup::Remove, ctx)
             }
+            Phase::Idle
+            | Phase::Stopping { .. }
+            | Phase::Reporting { .. }
+            | Phase::Done { .. }
+            | Phase::Refused { .. }
+            | Phase::Ended => {}
         }
     }
 }
@@ -824,55 +822,4 @@ where
         .map_err(|_| Error::ActorGone {
             actor: "supervisor",
         })?
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::mpsc;
-    use std::thread::ThreadId;
-
-    use super::*;
-
-    /// The threads of two blocking tasks on an arbiter of
-    /// `start_arbiter(blocking)`: the first holds its thread until the second
-    /// is spawned and, when `second_first`, has ended.
-    fn threads_of_two_tasks(blocking: usize, second_first: bool) -> (ThreadId, ThreadId) {
-        actix::System::new().block_on(async move {
-            let arbiter = start_arbiter(blocking);
-            let (done_tx, done_rx) = futures::channel::oneshot::channel();
-            arbiter.spawn(async move {
-                let (started_tx, started) = futures::channel::oneshot::channel();
-                let (release, wait) = mpsc::channel::<()>();
-                let first = actix_rt::task::spawn_blocking(move || {
-                    started_tx.send(()).unwrap();
-                    wait.recv().unwrap();
-                    std::thread::current().id()
-                });
-                started.await.unwrap();
-                let second = actix_rt::task::spawn_blocking(|| std::thread::current().id());
-                if !second_first {
-                    release.send(()).unwrap();
-                }
-                let second = second.await.unwrap();
-                let _ = release.send(()); // when the second went first
-                let ids = (first.await.unwrap(), second);
-                let _ = done_tx.send(ids);
-            });
-            let ids = done_rx.await.unwrap();
-            arbiter.stop();
-            arbiter.join().unwrap();
-            ids
-        })
-    }
-
-    #[test]
-    fn an_arbiter_runs_no_more_blocking_tasks_at_once_than_its_bound() {
-        // One thread: the second task waits for the first to end, then runs on
-        // its thread (an unbounded runtime would start a thread for it).
-        let (first, second) = threads_of_two_tasks(1, false);
-        assert_eq!(first, second);
-        // Two: the second runs, and ends, while the first holds its thread.
-        let (first, second) = threads_of_two_tasks(2, true);
-        assert_ne!(first, second);
-    }
 }
