@@ -1,9 +1,12 @@
-//! FHIR dates and instants of the EOBs, as day numbers since 1970-01-01.
+//! FHIR dates and instants of the EOBs, as day numbers since 1970-01-01: `time`
+//! does the calendar, and dates are copied from a table made once.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use serde::{Serialize, Serializer};
+use time::macros::date;
+use time::Month;
 
 use super::short::{put_digits, Short};
 
@@ -70,6 +73,8 @@ impl Stamp {
     }
 }
 
+/// The clock is written digit by digit: `time`'s formatter is slower on this
+/// path, which every EOB takes at least twice.
 impl Serialize for Stamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut text = Short::new();
@@ -110,36 +115,30 @@ fn date_text(day: i64) -> [u8; 10] {
     text
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
+/// Julian day of 1970-01-01, day 0 of the day numbers here.
+const EPOCH: i64 = date!(1970 - 01 - 01).to_julian_day() as i64;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date; `time` does the
+/// calendar. Panics on an invalid date (at compile time for a `const`).
 const fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = (if year >= 0 { year } else { year - 399 }) / 400;
-    let year_of_era = year - era * 400;
-    let month_from_march = if month > 2 { month - 3 } else { month + 9 };
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    assert!(1 <= month && month <= 12, "not a month");
+    let month = Month::December.nth_next(month as u8);
+    match time::Date::from_calendar_date(year as i32, month, day as u8) {
+        Ok(date) => date.to_julian_day() as i64 - EPOCH,
+        Err(_) => panic!("not a date"),
+    }
 }
 
 /// The date `(year, month, day)` of a day number, inverse of
-/// [`days_from_civil`].
+/// [`days_from_civil`]. Panics outside `time`'s years -9999 to 9999, which no
+/// EOB names.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let date = i32::try_from(days + EPOCH)
+        .ok()
+        .and_then(|julian| time::Date::from_julian_day(julian).ok())
+        .expect("a day within time's years -9999 to 9999");
+    let (year, month, day) = date.to_calendar_date();
+    (i64::from(year), u32::from(u8::from(month)), u32::from(day))
 }
 
 #[cfg(test)]

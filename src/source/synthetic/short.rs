@@ -1,6 +1,7 @@
 //! Short ASCII text held inline, so that random codes, NPIs and instants cost
 //! no allocation.
 
+use arrayvec::ArrayString;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Serialize, Serializer};
@@ -14,24 +15,18 @@ pub(super) fn put_digits(slot: &mut [u8], mut value: u32) {
     }
 }
 
-/// Up to [`Short::CAP`] bytes of ASCII text held inline: random codes, NPIs
-/// and dates cost no allocation.
+/// Room for the longest text built inline, an instant with milliseconds
+/// (29 bytes).
+const CAP: usize = 30;
+
+/// Up to [`CAP`] bytes of ASCII text held inline: random codes, NPIs and
+/// instants cost no allocation.
 #[derive(Clone, Copy)]
-pub(super) struct Short {
-    len: u8,
-    buf: [u8; Short::CAP],
-}
+pub(super) struct Short(ArrayString<CAP>);
 
 impl Short {
-    /// Room for the longest text built inline, an instant with milliseconds
-    /// (29 bytes).
-    const CAP: usize = 30;
-
     pub(super) fn new() -> Self {
-        Short {
-            len: 0,
-            buf: [0; Short::CAP],
-        }
+        Short(ArrayString::new_const())
     }
 
     /// `value` in decimal.
@@ -50,28 +45,20 @@ impl Short {
         text
     }
 
-    /// Appends one ASCII byte; bytes past the capacity are dropped (never
-    /// happens with the texts built here).
+    /// Appends one ASCII byte. Like every push here, panics past the
+    /// capacity, which no text built here reaches.
     pub(super) fn push(&mut self, byte: u8) {
         debug_assert!(byte.is_ascii());
-        if usize::from(self.len) < Short::CAP {
-            self.buf[usize::from(self.len)] = byte;
-            self.len += 1;
-        }
+        self.0.push(char::from(byte));
     }
 
     pub(super) fn push_str(&mut self, text: &str) {
-        self.push_bytes(text.as_bytes());
+        self.0.push_str(text);
     }
 
-    /// Appends ASCII bytes; those past the capacity are dropped, as in
-    /// [`push`](Self::push).
+    /// Appends ASCII bytes.
     pub(super) fn push_bytes(&mut self, bytes: &[u8]) {
-        debug_assert!(bytes.is_ascii());
-        let start = usize::from(self.len);
-        let end = (start + bytes.len()).min(Short::CAP);
-        self.buf[start..end].copy_from_slice(&bytes[..end - start]);
-        self.len = end as u8;
+        self.push_str(std::str::from_utf8(bytes).expect("ASCII"));
     }
 
     pub(super) fn push_digits(&mut self, rng: &mut ChaCha8Rng, count: usize) {
@@ -81,8 +68,7 @@ impl Short {
     }
 
     pub(super) fn as_str(&self) -> &str {
-        // Only ASCII is ever pushed.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+        &self.0
     }
 }
 
