@@ -105,7 +105,9 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
     supervisor.do_send(Subscribe(view.clone().recipient()));
 
     let report = job.await??;
-    let _ = view.send(Finish(report.progress)).await;
+    let _ = view
+        .send(Finish(report.progress, report.completed_earlier))
+        .await;
     print_table(&report, &job_dir);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -147,6 +149,9 @@ impl Handler<JobProgress> for ProgressView {
     type Result = ();
 
     fn handle(&mut self, event: JobProgress, _: &mut Context<Self>) {
+        if event.status.is_some() {
+            return; // the last event: `Finish` prints the final line
+        }
         let p = &event.progress;
         match &self.bar {
             Some(bar) => {
@@ -167,19 +172,22 @@ impl Handler<JobProgress> for ProgressView {
     }
 }
 
-/// The job ended: clear the bar, print the final counters.
+/// The job ended: clear the bar, print the final counters (unless the job had
+/// completed earlier, when they are all zero).
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Finish(Progress);
+struct Finish(Progress, bool);
 
 impl Handler<Finish> for ProgressView {
     type Result = ();
 
-    fn handle(&mut self, Finish(progress): Finish, _: &mut Context<Self>) {
+    fn handle(&mut self, Finish(progress, earlier): Finish, _: &mut Context<Self>) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        eprintln!("{}", progress_line(&progress));
+        if !earlier {
+            eprintln!("{}", progress_line(&progress));
+        }
     }
 }
 
@@ -202,16 +210,26 @@ fn print_table(report: &JobReport, job_dir: &std::path::Path) {
         claims_aggregator::JobStatus::Cancelled => "cancelled",
         claims_aggregator::JobStatus::Failed(_) => "failed (why: last line)",
     };
-    eprintln!(
-        "job {} ({}) {status} in {} ms (fetch {} ms, finalize {} ms), {} aggregations in {}",
-        report.job_id,
-        report.contract,
-        report.timings_ms.total,
-        report.timings_ms.fetch,
-        report.timings_ms.finalize,
-        report.aggregations,
-        job_dir.display(),
-    );
+    if report.completed_earlier {
+        eprintln!(
+            "job {} ({}) was completed earlier: {} outputs in {}",
+            report.job_id,
+            report.contract,
+            report.outputs.len(),
+            job_dir.display(),
+        );
+    } else {
+        eprintln!(
+            "job {} ({}) {status} in {} ms (fetch {} ms, finalize {} ms), {} aggregations in {}",
+            report.job_id,
+            report.contract,
+            report.timings_ms.total,
+            report.timings_ms.fetch,
+            report.timings_ms.finalize,
+            report.aggregations,
+            job_dir.display(),
+        );
+    }
     eprintln!(
         "{:<28} {:>5} {:>14} {:>9}  sha256",
         "file", "kind", "bytes", "records"

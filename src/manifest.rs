@@ -131,6 +131,7 @@ mod tests {
             job_id: "J".into(),
             contract: "Z9000".into(),
             status: JobStatus::Completed,
+            completed_earlier: false,
             aggregations: 2,
             outputs: vec![
                 output("Z9000_0001.ndjson", FileKind::Data, 3),

@@ -286,6 +286,10 @@ pub struct JobReport {
     /// `completed`, `cancelled` or `failed` (with `reason`).
     #[serde(flatten)]
     pub status: JobStatus,
+    /// The job had completed before this run, which fetched and combined
+    /// nothing: the outputs are those recorded then, and the counters are zero.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub completed_earlier: bool,
     /// Outputs made by the aggregator in this run.
     pub aggregations: u64,
     /// Every output in the job directory, data first, by number.
@@ -316,6 +320,7 @@ mod tests {
             job_id: "J".into(),
             contract: "Z9000".into(),
             status: JobStatus::Failed("disk full".into()),
+            completed_earlier: false,
             aggregations: 0,
             outputs: vec![],
             stray_files: vec![],
@@ -327,6 +332,7 @@ mod tests {
         assert_eq!(json["reason"], "disk full");
         assert_eq!(json["timings_ms"]["finalize"], 0);
         assert!(json.get("stray_files").is_none());
+        assert!(json.get("completed_earlier").is_none());
         let back: JobReport = serde_json::from_value(json).unwrap();
         assert_eq!(back, report);
 

@@ -34,6 +34,7 @@ async fn resume_of_a_completed_job_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(first.status, JobStatus::Completed);
+    assert!(!first.completed_earlier);
     let job_dir = root.path().join("J1");
     let before: Vec<(String, std::time::SystemTime)> = dir_names(&job_dir)
         .into_iter()
@@ -55,6 +56,7 @@ async fn resume_of_a_completed_job_changes_nothing() {
         again.outputs, first.outputs,
         "the same outputs, described from disk"
     );
+    assert!(again.completed_earlier, "the report says so");
     assert_eq!(again.aggregations, 0);
     assert_eq!(
         again.progress.patient_requests_processed, 0,

@@ -230,6 +230,7 @@ fn failed_report(id: &str, reason: &str) -> JobReport {
         job_id: id.to_owned(),
         contract: String::new(),
         status: JobStatus::Failed(reason.to_owned()),
+        completed_earlier: false,
         aggregations: 0,
         outputs: Vec::new(),
         stray_files: Vec::new(),

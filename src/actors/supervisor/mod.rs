@@ -294,7 +294,7 @@ impl JobSupervisor {
                     "job {}: completed earlier; nothing to do",
                     self.config.job_id()
                 );
-                self.report(job, JobStatus::Completed, ctx);
+                self.report(job, JobStatus::Completed, true, ctx);
                 return;
             }
         }
@@ -429,7 +429,7 @@ impl JobSupervisor {
                     act.aggregations = count;
                     act.timings.finalize = finalize_ms;
                     if let Some(job) = act.take_job() {
-                        act.report(job, JobStatus::Completed, ctx);
+                        act.report(job, JobStatus::Completed, false, ctx);
                     }
                 }
                 Err(e) => act.stop_job(JobStatus::Failed(e.to_string()), Wrapup::Keep, ctx),
@@ -520,14 +520,15 @@ impl JobSupervisor {
                 }
             };
             if let Some(job) = act.take_job() {
-                act.report(job, status, ctx);
+                act.report(job, status, false, ctx);
             }
         }));
     }
 
     /// Reads the outputs back from the journal, then stops the supervisor,
-    /// which answers `RunJob` (see [`release`](Self::release)).
-    fn report(&mut self, job: Job, status: JobStatus, ctx: &mut Context<Self>) {
+    /// which answers `RunJob` (see [`release`](Self::release)). `earlier`: the
+    /// job had completed before this run, which did nothing.
+    fn report(&mut self, job: Job, status: JobStatus, earlier: bool, ctx: &mut Context<Self>) {
         let layout = self.layout.clone();
         let completed = status.is_completed();
         // A parts-only job's outputs and journal are its aggregator's.
@@ -559,6 +560,7 @@ impl JobSupervisor {
                 job_id: act.config.job_id().to_owned(),
                 contract: act.config.contract().to_owned(),
                 status: status.clone(),
+                completed_earlier: earlier,
                 aggregations: act.aggregations,
                 outputs,
                 stray_files: strays,
