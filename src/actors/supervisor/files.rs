@@ -87,14 +87,10 @@ pub(super) fn list_outputs(
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
 
     use super::*;
-    use crate::store::combine::describe;
-    use crate::store::journal::JournalEntry;
     use crate::store::layout::FileKind;
     use crate::store::lock::JobMeta;
-    use crate::store::part_names::PartNames;
 
     /// A job directory with its `streaming/` and `finished/`.
     fn job(root: &Path) -> JobLayout {
@@ -105,31 +101,11 @@ mod tests {
         l
     }
 
-    /// Writes data output `number` holding `body` and journals it.
+    /// Writes data output `number` holding `body` and journals it as made of
+    /// the data part of batch `number`.
     fn publish(l: &JobLayout, number: u32, body: &[u8]) -> JobOutput {
-        let path = l.output(FileKind::Data, number);
-        fs::write(&path, body).unwrap();
-        let summary = describe(&path).unwrap();
-        let output = JobOutput {
-            file: l.output_name(FileKind::Data, number),
-            kind: FileKind::Data,
-            bytes: summary.bytes,
-            records: summary.records,
-            sha256: summary.sha256,
-            compressed_bytes: None,
-        };
-        let parts =
-            PartNames::from_names([
-                JobLayout::part_name(u64::from(number), FileKind::Data).as_str()
-            ]);
-        let entry = JournalEntry {
-            kind: FileKind::Data,
-            output: Some(output.clone()),
-            parts: Cow::Owned(parts),
-            voids: None,
-        };
-        journal::append(&l.journal(), &entry).unwrap();
-        output
+        let part = JobLayout::part_name(u64::from(number), FileKind::Data);
+        crate::store::recovery::tests::publish(l, number, body, &[part.as_str()])
     }
 
     fn names(dir: &Path) -> Vec<String> {

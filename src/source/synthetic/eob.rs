@@ -9,6 +9,34 @@ use super::model::*;
 use super::short::Short;
 use super::vocabulary::*;
 
+/// The dates every EOB has, drawn in this order (the order is part of the
+/// output: the same seed must give the same claims).
+struct Dates {
+    start: i64,
+    end: i64,
+    created: Stamp,
+    updated: Stamp,
+}
+
+impl Dates {
+    fn draw(claim: &ClaimType, rng: &mut ChaCha8Rng) -> Self {
+        let start = rng.gen_range(FIRST_DAY..=LAST_START_DAY);
+        let end = start + rng.gen_range(0..=claim.max_span_days);
+        let created = Stamp::new(end + rng.gen_range(1..=45), rng.gen_range(0..86_400), None);
+        let updated = Stamp::new(
+            created.day + rng.gen_range(0..=30),
+            rng.gen_range(0..86_400),
+            Some(rng.gen_range(0..1000)),
+        );
+        Dates {
+            start,
+            end,
+            created,
+            updated,
+        }
+    }
+}
+
 /// A minimal but valid EOB: every element FHIR R4 requires, plus
 /// `meta.lastUpdated`, the billable period and the payment.
 pub(super) fn small_eob<'a>(
@@ -17,14 +45,12 @@ pub(super) fn small_eob<'a>(
     beneficiary: &'a str,
     rng: &mut ChaCha8Rng,
 ) -> Eob<'a> {
-    let start = rng.gen_range(FIRST_DAY..=LAST_START_DAY);
-    let end = start + rng.gen_range(0..=claim.max_span_days);
-    let created = Stamp::new(end + rng.gen_range(1..=45), rng.gen_range(0..86_400), None);
-    let updated = Stamp::new(
-        created.day + rng.gen_range(0..=30),
-        rng.gen_range(0..86_400),
-        Some(rng.gen_range(0..1000)),
-    );
+    let Dates {
+        start,
+        end,
+        created,
+        updated,
+    } = Dates::draw(claim, rng);
     Eob {
         id,
         meta: Meta {
@@ -60,14 +86,12 @@ pub(super) fn full_eob<'a>(
     beneficiary: &'a str,
     rng: &mut ChaCha8Rng,
 ) -> Eob<'a> {
-    let start = rng.gen_range(FIRST_DAY..=LAST_START_DAY);
-    let end = start + rng.gen_range(0..=claim.max_span_days);
-    let created = Stamp::new(end + rng.gen_range(1..=45), rng.gen_range(0..86_400), None);
-    let updated = Stamp::new(
-        created.day + rng.gen_range(0..=30),
-        rng.gen_range(0..86_400),
-        Some(rng.gen_range(0..1000)),
-    );
+    let Dates {
+        start,
+        end,
+        created,
+        updated,
+    } = Dates::draw(claim, rng);
 
     let institutional = claim.family == Family::Institutional;
     let contained = institutional.then(|| {

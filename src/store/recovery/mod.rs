@@ -615,4 +615,4 @@ fn release_claims(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

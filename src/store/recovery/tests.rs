@@ -23,8 +23,9 @@ fn claimed(l: &JobLayout, number: u32, name: &str, body: &[u8]) {
     fs::write(claim.join(name), body).unwrap();
 }
 
-/// Writes data output `number` holding `body`, journaled as made of `parts`.
-fn publish(l: &JobLayout, number: u32, body: &[u8], parts: &[&str]) -> JobOutput {
+/// Writes data output `number` holding `body`, journaled as made of `parts`
+/// (the supervisor's tests use it too).
+pub(crate) fn publish(l: &JobLayout, number: u32, body: &[u8], parts: &[&str]) -> JobOutput {
     let path = l.output(FileKind::Data, number);
     fs::write(&path, body).unwrap();
     let summary = describe(&path).unwrap();
