@@ -87,7 +87,6 @@ pub(super) fn list_outputs(
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::store::layout::FileKind;
     use crate::store::lock::JobMeta;
