@@ -69,7 +69,7 @@
 //! src/select.rs       which waiting parts make the next output (pure)
 //! src/source/         ClaimsSource; synthetic/ and bfd/ sources
 //! src/coordination/   one job across many processes: fenced part names, and
-//!                     (to come) batches, leases and outputs in PostgreSQL
+//!                     (feature `postgres`) batches, leases and outputs in PostgreSQL
 //! src/fault.rs        fault injection points for the crash and I/O-fault tests
 //! ```
 //!

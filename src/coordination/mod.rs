@@ -19,11 +19,14 @@
 //!
 //! The embedded default (one process, no database) does not use this module.
 //!
-//! What is here: [`FencedPart`]. There is
+//! What is here: [`FencedPart`], and with the `postgres` feature the schema and
+//! the claim, lease and commit operations (`postgres::PgCoordinator`). There is
 //! no `Coordinator` trait yet: its other implementation (today's in-process
 //! batches) and its one user (the worker actor) do not exist yet, and a trait
 //! shaped by one implementation would be a guess.
 
 mod fenced_part;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 pub use fenced_part::FencedPart;
