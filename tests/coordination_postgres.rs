@@ -643,6 +643,26 @@ async fn claim_latency() {
     c.submit(&spec("BIG", BATCH_SIZE), ids).await.unwrap();
     let submit = t.elapsed();
 
+    // Transactions committed in the database: each call below is one
+    // autocommit statement, so their count per batch is the round trips.
+    let (stats, connection) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    actix_rt::spawn(async move {
+        let _ = connection.await;
+    });
+    let commits = || async {
+        let row = stats
+            .query_one(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+                &[],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    let commits_before = commits().await;
+
     let barrier = Arc::new(Barrier::new(CLAIMERS));
     let t0 = Instant::now();
     let claimers: Vec<_> = (0..CLAIMERS)
@@ -707,6 +727,17 @@ async fn claim_latency() {
     line(
         "claim, last 10% of batches",
         samples[batches - tenth..].iter().map(|s| s.1).collect(),
+    );
+    // The claimers' sessions have ended, which flushes their statistics; the
+    // collector view may lag a little more.
+    actix_rt::time::sleep(Duration::from_secs(2)).await;
+    let _ = stats
+        .query_one("SELECT pg_stat_clear_snapshot()", &[])
+        .await;
+    let commits = commits().await - commits_before;
+    println!(
+        "{commits} transactions committed: {:.2} per batch",
+        commits as f64 / batches as f64
     );
     let status = c.status("BIG").await.unwrap();
     assert_eq!(status.batches.done, batches as u64);
