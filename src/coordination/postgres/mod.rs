@@ -33,6 +33,7 @@ mod batches;
 mod conninfo;
 mod jobs;
 mod schema;
+mod spec;
 
 use std::time::Duration;
 
@@ -43,10 +44,9 @@ use crate::error::{Error, Result};
 
 pub use aggregator::{AggregatorLease, OutputRecord};
 pub use batches::{BatchClaim, ClaimKind, CommittedPart};
-pub use jobs::{
-    BatchCounts, JobEnd, JobOptions, JobRecord, JobSpec, JobState, Submitted, DEFAULT_MAX_ATTEMPTS,
-};
+pub use jobs::{BatchCounts, JobEnd, JobRecord, JobState, Submitted};
 pub use schema::SCHEMA_VERSION;
+pub use spec::{JobOptions, JobSpec, DEFAULT_MAX_ATTEMPTS};
 
 /// Connections a [`PgCoordinator`] keeps open at most, by default.
 pub const DEFAULT_POOL_SIZE: usize = 8;
