@@ -28,7 +28,9 @@ pub async fn fresh_database(name: &str) -> String {
     assert!(db.len() <= 63, "database name {db} is too long");
     let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
         .await
-        .unwrap_or_else(|e| panic!("cannot connect to the test server ({base}): {e:?}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot connect to the test server {base:?} (from {TEST_DB_VAR}, or started here): {e:?}")
+        });
     actix_rt::spawn(async move {
         let _ = connection.await;
     });
