@@ -73,6 +73,20 @@ pub enum Error {
     #[error(transparent)]
     Shared(#[from] std::sync::Arc<Error>),
 
+    /// The coordination database (feature `postgres`) failed, could not be
+    /// reached, or refused a request: `submit job J1: already submitted …`,
+    /// `connect to host=127.0.0.1 port=5433 user=postgres dbname=claims: …`.
+    #[error("{op} {target}: {}", chain(source.as_ref()))]
+    Database {
+        /// What was being done (`connect to`, `submit job`, `claim a batch for`, …).
+        op: &'static str,
+        /// What it was done to: a database (never its password), a job, a worker.
+        target: String,
+        /// The database's error, or why the request was refused.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// An actor the job depends on stopped before answering.
     #[error("{actor} stopped unexpectedly")]
     ActorGone {
@@ -107,6 +121,19 @@ fn colon_then(causes: &FailureCauses) -> String {
     } else {
         format!(": {causes}")
     }
+}
+
+/// An error and its causes, `: `-separated (the database client's errors say
+/// only `db error` and keep the server's message as their source).
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
 }
 
 /// Adds the operation and the path to an `io::Result`.

@@ -68,6 +68,8 @@
 //!                     (a directory found on disk), untrusted (no link followed)
 //! src/select.rs       which waiting parts make the next output (pure)
 //! src/source/         ClaimsSource; synthetic/ and bfd/ sources
+//! src/coordination/   one job across many processes: fenced part names, and
+//!                     (feature `postgres`) batches, leases and outputs in PostgreSQL
 //! src/fault.rs        fault injection points for the crash and I/O-fault tests
 //! ```
 //!
@@ -99,6 +101,7 @@ mod actors;
 #[cfg(test)]
 mod alloc_count;
 pub mod config;
+pub mod coordination;
 mod error;
 #[doc(hidden)]
 pub mod fault;

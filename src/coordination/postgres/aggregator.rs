@@ -1,0 +1,231 @@
+//! The aggregator lease of a job, and the outputs recorded under it.
+//!
+//! One worker per job aggregates. It holds the job's lease with a fencing token
+//! of its own, incremented by every acquisition; each output is recorded in the
+//! statement that checks that token, so an aggregator that was taken over (its
+//! lease expired while it was paused or cut off) records nothing more.
+
+use std::time::Duration;
+
+use super::{check_worker, db_error, lease_millis, refused, unsigned, PgCoordinator};
+use crate::error::{Error, Result};
+use crate::store::layout::FileKind;
+
+/// The aggregator role of one job, held by one worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregatorLease {
+    /// The job.
+    pub job_id: String,
+    /// The worker that holds it.
+    pub owner: String,
+    /// This acquisition's fencing token.
+    pub token: u64,
+}
+
+/// One output of a job, as the aggregator made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRecord {
+    /// Its file name in the job directory (`Z9000_0001.ndjson`).
+    pub name: String,
+    /// Claims or `OperationOutcome`s.
+    pub kind: FileKind,
+    /// Its size in bytes (uncompressed NDJSON, as the report counts).
+    pub bytes: u64,
+    /// Its lines.
+    pub records: u64,
+    /// SHA-256 of its content, lower-case hex.
+    pub sha256: String,
+}
+
+impl PgCoordinator {
+    /// Takes the aggregator role of `job_id` for `worker` on a lease of `lease`,
+    /// when nobody holds it or its lease expired: the token is then one more
+    /// than the last holder's. `None` when another worker holds a live lease, or
+    /// the job is unknown or has ended. One statement.
+    pub async fn acquire_aggregator(
+        &self,
+        job_id: &str,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<AggregatorLease>> {
+        check_worker(worker)?;
+        let millis = lease_millis("lease", lease)?;
+        let op = "acquire the aggregator lease of";
+        let target = format!("job {job_id} for worker {worker}");
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO claims_aggregator.aggregator_leases (job_id, owner, token, lease_until)
+                 SELECT id, $2, 1, now() + $3::float8 * interval '1 millisecond'
+                 FROM claims_aggregator.jobs WHERE id = $1 AND state = 'running'
+                 ON CONFLICT (job_id) DO UPDATE
+                 SET owner = EXCLUDED.owner,
+                     token = aggregator_leases.token + 1,
+                     lease_until = EXCLUDED.lease_until
+                 WHERE aggregator_leases.lease_until <= now()
+                 RETURNING token",
+            )
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?;
+        let row = client
+            .query_opt(&statement, &[&job_id, &worker, &(millis as f64)])
+            .await
+            .map_err(|e| db_error(op, target, e))?;
+        Ok(row.map(|row| AggregatorLease {
+            job_id: job_id.to_owned(),
+            owner: worker.to_owned(),
+            token: unsigned(row.get(0)),
+        }))
+    }
+
+    /// Extends the lease to `lease` from now. `false` when it was taken over:
+    /// the holder must stop aggregating. A cancel does not end the lease (the
+    /// aggregator cleans up): read it with [`status`](Self::status).
+    pub async fn renew_aggregator(
+        &self,
+        lease: &AggregatorLease,
+        length: Duration,
+    ) -> Result<bool> {
+        let millis = lease_millis("lease", length)?;
+        let op = "renew the aggregator lease of";
+        let target = lease_target(lease);
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "UPDATE claims_aggregator.aggregator_leases
+                 SET lease_until = now() + $3::float8 * interval '1 millisecond'
+                 WHERE job_id = $1 AND token = $2",
+            )
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?;
+        let n = client
+            .execute(
+                &statement,
+                &[&lease.job_id, &(lease.token as i64), &(millis as f64)],
+            )
+            .await
+            .map_err(|e| db_error(op, target, e))?;
+        Ok(n == 1)
+    }
+
+    /// Records an output of the lease's job, in the statement that checks the
+    /// lease's token (`FOR SHARE`: a takeover waits for it). `Ok(true)` when it
+    /// is recorded — or was already, identically (a retry after a lost reply);
+    /// `Ok(false)` when the lease was taken over: nothing is recorded.
+    ///
+    /// Refuses, naming it, an output name already recorded with another
+    /// content: outputs are numbered on, never repeated.
+    pub async fn record_output(
+        &self,
+        lease: &AggregatorLease,
+        output: &OutputRecord,
+    ) -> Result<bool> {
+        let op = "record output";
+        let target = format!("{} of {}", output.name, lease_target(lease));
+        let (bytes, records) = match (i64::try_from(output.bytes), i64::try_from(output.records)) {
+            (Ok(b), Ok(r)) => (b, r),
+            _ => return Err(Error::config("output", "a size or count beyond 2^63 - 1")),
+        };
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "WITH lease AS (
+                     SELECT token FROM claims_aggregator.aggregator_leases
+                     WHERE job_id = $1 AND token = $2
+                     FOR SHARE
+                 )
+                 INSERT INTO claims_aggregator.outputs
+                     (job_id, name, kind, bytes, records, sha256, aggregator_token)
+                 SELECT $1, $3, $4, $5, $6, $7, token FROM lease
+                 ON CONFLICT (job_id, name) DO NOTHING
+                 RETURNING name",
+            )
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?;
+        let inserted = client
+            .query_opt(
+                &statement,
+                &[
+                    &lease.job_id,
+                    &(lease.token as i64),
+                    &output.name,
+                    &output.kind.as_str(),
+                    &bytes,
+                    &records,
+                    &output.sha256,
+                ],
+            )
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?;
+        if inserted.is_some() {
+            return Ok(true);
+        }
+        // Fenced, or the name is there already: which?
+        let holder: Option<i64> = client
+            .query_opt(
+                "SELECT token FROM claims_aggregator.aggregator_leases WHERE job_id = $1",
+                &[&lease.job_id],
+            )
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?
+            .map(|row| row.get(0));
+        if holder != Some(lease.token as i64) {
+            return Ok(false);
+        }
+        let existing = self
+            .outputs(&lease.job_id)
+            .await?
+            .into_iter()
+            .find(|o| o.name == output.name);
+        match existing {
+            Some(ref e) if e == output => Ok(true),
+            Some(e) => Err(refused(
+                op,
+                target,
+                format!(
+                    "already recorded with other content ({} {} bytes, {} records, sha256 {})",
+                    e.kind, e.bytes, e.records, e.sha256
+                ),
+            )),
+            // Still the holder, so the insert met the name; outputs are never
+            // deleted, so this cannot be.
+            None => Err(refused(op, target, "neither recorded nor fenced")),
+        }
+    }
+
+    /// The outputs recorded for a job, by name. Empty for an unknown job.
+    pub async fn outputs(&self, job_id: &str) -> Result<Vec<OutputRecord>> {
+        let op = "list the outputs of";
+        let target = format!("job {job_id}");
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT name, kind, bytes, records, sha256 FROM claims_aggregator.outputs
+                 WHERE job_id = $1 ORDER BY name",
+                &[&job_id],
+            )
+            .await
+            .map_err(|e| db_error(op, target, e))?;
+        Ok(rows
+            .iter()
+            .map(|row| OutputRecord {
+                name: row.get(0),
+                kind: if row.get::<_, &str>(1) == "error" {
+                    FileKind::Error
+                } else {
+                    FileKind::Data
+                },
+                bytes: unsigned(row.get(2)),
+                records: unsigned(row.get(3)),
+                sha256: row.get(4),
+            })
+            .collect())
+    }
+}
+
+fn lease_target(lease: &AggregatorLease) -> String {
+    format!(
+        "job {} (aggregator token {}, worker {})",
+        lease.job_id, lease.token, lease.owner
+    )
+}

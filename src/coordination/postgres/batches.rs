@@ -1,0 +1,250 @@
+//! Batches: claim on a lease, renew, complete under the fencing token, and the
+//! committed (batch, token) pairs an aggregator may adopt.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::{check_worker, db_error, lease_millis, unsigned, PgCoordinator};
+use crate::coordination::FencedPart;
+use crate::error::Result;
+use crate::store::layout::FileKind;
+
+/// Takes the next claimable batch — never claimed, or its lease expired — in
+/// job order then batch order, skipping rows another claimer holds locked, and
+/// gives it to `$1` for `$2` ms with the token incremented. The partial index
+/// `batches_open` holds only open batches, so the scan passes over no done ones.
+const CLAIM: &str = "
+WITH next AS (
+    SELECT job_id, batch
+    FROM claims_aggregator.batches
+    WHERE state IN ('pending', 'running', 'failing')
+      AND (state = 'pending' OR lease_until <= now())
+    ORDER BY job_seq, batch
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE claims_aggregator.batches b
+SET state = CASE WHEN b.state = 'failing' OR b.attempts >= j.max_attempts
+                 THEN 'failing' ELSE 'running' END,
+    owner = $1,
+    token = b.token + 1,
+    attempts = b.attempts + 1,
+    lease_until = now() + $2::float8 * interval '1 millisecond',
+    updated_at = now()
+FROM next, claims_aggregator.jobs j
+WHERE b.job_id = next.job_id AND b.batch = next.batch AND j.id = b.job_id
+RETURNING b.job_id, j.contract, b.batch, b.token, b.attempts, b.state,
+          b.beneficiaries, b.lease_until";
+
+/// What the holder of a claim must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimKind {
+    /// Fetch the batch's beneficiaries, as a fetcher does in one process.
+    Fetch,
+    /// The batch was claimed more than its job's `max_attempts` times (its
+    /// holders died, or were cut off): write one `OperationOutcome` per
+    /// beneficiary as its error part, then complete it.
+    Failed,
+}
+
+/// A batch held by one worker, until its lease expires or it completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchClaim {
+    /// The job.
+    pub job_id: String,
+    /// The job's contract.
+    pub contract: String,
+    /// The batch number (from 1).
+    pub batch: u64,
+    /// This claim's fencing token: its parts carry it, its completion is
+    /// checked against it.
+    pub token: u64,
+    /// The worker that holds it.
+    pub owner: String,
+    /// Which claim of the batch this is (1 for the first).
+    pub attempt: u32,
+    /// Fetch it, or write it as failed.
+    pub kind: ClaimKind,
+    /// The beneficiaries, in submission order.
+    pub beneficiaries: Vec<String>,
+    /// When the lease expires unless renewed, by the database's clock.
+    pub lease_until: OffsetDateTime,
+}
+
+impl BatchClaim {
+    /// The name of this claim's part of `kind`: `tmp_000042-t3.ndjson`.
+    pub fn part(&self, kind: FileKind) -> FencedPart {
+        FencedPart {
+            batch: self.batch,
+            token: self.token,
+            kind,
+        }
+    }
+}
+
+/// A completed batch: its parts with this token are the ones to adopt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CommittedPart {
+    /// The batch number.
+    pub batch: u64,
+    /// The token of the claim that completed it.
+    pub token: u64,
+    /// Completed as failed (its parts hold only `OperationOutcome`s).
+    pub failed: bool,
+}
+
+impl PgCoordinator {
+    /// Claims the next batch of any running job for `worker`, on a lease of
+    /// `lease`: a batch never claimed, or one whose lease expired (another
+    /// worker died or stalled; its token is then superseded). `None` when no
+    /// batch is claimable now. One statement; concurrent claimers never get the
+    /// same batch (`FOR UPDATE SKIP LOCKED`, and each claim increments the token).
+    ///
+    /// A batch claimed more than its job's `max_attempts` times comes as
+    /// [`ClaimKind::Failed`].
+    pub async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<BatchClaim>> {
+        check_worker(worker)?;
+        let millis = lease_millis("lease", lease)?;
+        let op = "claim a batch for";
+        let target = format!("worker {worker}");
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(CLAIM)
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?;
+        let Some(row) = client
+            .query_opt(&statement, &[&worker, &(millis as f64)])
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?
+        else {
+            return Ok(None);
+        };
+        let state: String = row.get(5);
+        let claim = BatchClaim {
+            job_id: row.get(0),
+            contract: row.get(1),
+            batch: unsigned(row.get(2)),
+            token: unsigned(row.get(3)),
+            owner: worker.to_owned(),
+            attempt: row.get::<_, i32>(4) as u32,
+            kind: if state == "failing" {
+                ClaimKind::Failed
+            } else {
+                ClaimKind::Fetch
+            },
+            beneficiaries: row.get(6),
+            lease_until: row.get(7),
+        };
+        log::debug!(
+            "{worker}: claimed job {} batch {} token {} ({:?}, attempt {})",
+            claim.job_id,
+            claim.batch,
+            claim.token,
+            claim.kind,
+            claim.attempt
+        );
+        Ok(Some(claim))
+    }
+
+    /// Extends the claim's lease to `lease` from now. `false` when the claim is
+    /// lost — taken over (its token superseded), completed, or its job
+    /// cancelled: the holder must stop and drop what it wrote.
+    pub async fn renew(&self, claim: &BatchClaim, lease: Duration) -> Result<bool> {
+        let millis = lease_millis("lease", lease)?;
+        let op = "renew the lease of";
+        let target = batch_target(claim);
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "UPDATE claims_aggregator.batches
+                 SET lease_until = now() + $4::float8 * interval '1 millisecond', updated_at = now()
+                 WHERE job_id = $1 AND batch = $2 AND token = $3
+                   AND state IN ('running', 'failing')",
+            )
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?;
+        let n = client
+            .execute(
+                &statement,
+                &[
+                    &claim.job_id,
+                    &(claim.batch as i64),
+                    &(claim.token as i64),
+                    &(millis as f64),
+                ],
+            )
+            .await
+            .map_err(|e| db_error(op, target, e))?;
+        Ok(n == 1)
+    }
+
+    /// Completes the batch under the claim's token, once its parts are in
+    /// `finished/`: `UPDATE … WHERE token = $mine AND state = 'running'` (or
+    /// `failing`). `true` when it counted; `false` when the claim was taken
+    /// over, its job cancelled, or it was completed already — a worker that
+    /// lost its lease can never complete, and its parts are never adopted.
+    ///
+    /// A lease that expired without being taken over still completes: the
+    /// token is the fence, not the clock.
+    pub async fn complete(&self, claim: &BatchClaim) -> Result<bool> {
+        let op = "complete";
+        let target = batch_target(claim);
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "UPDATE claims_aggregator.batches
+                 SET state = CASE state WHEN 'running' THEN 'done' ELSE 'failed' END,
+                     lease_until = NULL, updated_at = now()
+                 WHERE job_id = $1 AND batch = $2 AND token = $3
+                   AND state IN ('running', 'failing')",
+            )
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?;
+        let n = client
+            .execute(
+                &statement,
+                &[&claim.job_id, &(claim.batch as i64), &(claim.token as i64)],
+            )
+            .await
+            .map_err(|e| db_error(op, target, e))?;
+        Ok(n == 1)
+    }
+
+    /// The completed batches of a job with the token that completed each, by
+    /// batch number: the parts an aggregator may adopt. Empty for an unknown
+    /// job.
+    pub async fn committed_parts(&self, job_id: &str) -> Result<Vec<CommittedPart>> {
+        let op = "list the committed parts of";
+        let target = format!("job {job_id}");
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT batch, token, state = 'failed'
+                 FROM claims_aggregator.batches
+                 WHERE job_id = $1 AND state IN ('done', 'failed')
+                 ORDER BY batch",
+            )
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?;
+        let rows = client
+            .query(&statement, &[&job_id])
+            .await
+            .map_err(|e| db_error(op, target, e))?;
+        Ok(rows
+            .iter()
+            .map(|row| CommittedPart {
+                batch: unsigned(row.get(0)),
+                token: unsigned(row.get(1)),
+                failed: row.get(2),
+            })
+            .collect())
+    }
+}
+
+fn batch_target(claim: &BatchClaim) -> String {
+    format!(
+        "job {} batch {} (token {}, worker {})",
+        claim.job_id, claim.batch, claim.token, claim.owner
+    )
+}

@@ -1,0 +1,477 @@
+//! Jobs: submit (beneficiaries split into batch rows), cancel, status, finish.
+
+use time::OffsetDateTime;
+use tokio_postgres::types::Json;
+use tokio_postgres::Row;
+
+use super::aggregator::AggregatorLease;
+use super::spec::{JobOptions, JobSpec};
+use super::{db_error, refused, unsigned, PgCoordinator};
+use crate::error::{Error, Result};
+
+/// Beneficiary ids sent in one insert statement at most.
+const IDS_PER_STATEMENT: usize = 10_000;
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Batches are being fetched, or outputs made (a cancel may be requested).
+    Running,
+    /// Finished: every batch done or failed, every output made.
+    Completed,
+    /// Finished with a failure (its reason is in the record).
+    Failed,
+    /// Cancelled and cleaned up.
+    Cancelled,
+}
+
+impl JobState {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(text: &str) -> JobState {
+        match text {
+            "completed" => JobState::Completed,
+            "failed" => JobState::Failed,
+            "cancelled" => JobState::Cancelled,
+            _ => JobState::Running,
+        }
+    }
+}
+
+/// How a job ends ([`PgCoordinator::finish`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEnd {
+    /// Every batch is done or failed and every output recorded.
+    Completed,
+    /// It failed; open batches are cancelled.
+    Failed {
+        /// Why, as the report says it.
+        reason: String,
+    },
+    /// It was cancelled and cleaned up; open batches are cancelled.
+    Cancelled,
+}
+
+/// The batches of a job by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    /// Never claimed.
+    pub pending: u64,
+    /// Claimed and being fetched (the lease may have expired unnoticed).
+    pub running: u64,
+    /// Claimed past their attempts: being written as failures.
+    pub failing: u64,
+    /// Completed: their parts are committed.
+    pub done: u64,
+    /// Completed as failures (one `OperationOutcome` per beneficiary).
+    pub failed: u64,
+    /// Left when the job was cancelled or failed.
+    pub cancelled: u64,
+}
+
+impl BatchCounts {
+    /// Every batch of the job.
+    pub fn total(&self) -> u64 {
+        self.pending + self.running + self.failing + self.done + self.failed + self.cancelled
+    }
+}
+
+/// A job as the database holds it, with its progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// The job id.
+    pub job_id: String,
+    /// The contract.
+    pub contract: String,
+    /// What it exports.
+    pub options: JobOptions,
+    /// Where it stands.
+    pub state: JobState,
+    /// Whether a cancel was requested (workers stop at their next renewal).
+    pub cancel_requested: bool,
+    /// Why it failed, when it did.
+    pub failure_reason: Option<String>,
+    /// Beneficiaries per batch.
+    pub batch_size: usize,
+    /// Claims of one batch before it is handed out as failed.
+    pub max_attempts: u32,
+    /// Beneficiaries submitted.
+    pub beneficiaries: u64,
+    /// Its batches by state.
+    pub batches: BatchCounts,
+    /// When it was submitted (the database's clock).
+    pub submitted_at: OffsetDateTime,
+    /// When it finished, if it did.
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// What [`PgCoordinator::submit_or_resume`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Submitted {
+    /// The job is new: its batches were inserted.
+    Created(JobRecord),
+    /// The job was there with the same contract, options and batch size; it
+    /// is left as it is.
+    Resumed(JobRecord),
+}
+
+impl Submitted {
+    /// The job as it is now.
+    pub fn record(&self) -> &JobRecord {
+        match self {
+            Submitted::Created(r) | Submitted::Resumed(r) => r,
+        }
+    }
+}
+
+impl PgCoordinator {
+    /// Submits a job: one row for it, one per `batch_size` beneficiaries (batches
+    /// numbered from 1, in the order given), in one transaction: a crash leaves
+    /// the whole job or nothing. Round trips: 4 plus one per 10,000 ids.
+    ///
+    /// Refuses a job id already submitted (even by a racing submitter), naming
+    /// it; [`submit_or_resume`](Self::submit_or_resume) continues it instead.
+    /// Refuses what [`crate::JobConfig`] would (an empty or unsafe job id or
+    /// contract, a zero batch size), an empty beneficiary id.
+    pub async fn submit<I, S>(&self, spec: &JobSpec, beneficiaries: I) -> Result<JobRecord>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        match self.submit_inner(spec, beneficiaries, false).await? {
+            Submitted::Created(record) => Ok(record),
+            Submitted::Resumed(_) => unreachable!("resume was not asked for"),
+        }
+    }
+
+    /// [`submit`](Self::submit), or, when the job is already there with the
+    /// same contract, options and batch size, leaves it as it is (the
+    /// beneficiaries are then not read). A job there with other settings is
+    /// refused, naming what differs.
+    pub async fn submit_or_resume<I, S>(
+        &self,
+        spec: &JobSpec,
+        beneficiaries: I,
+    ) -> Result<Submitted>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.submit_inner(spec, beneficiaries, true).await
+    }
+
+    async fn submit_inner<I, S>(
+        &self,
+        spec: &JobSpec,
+        beneficiaries: I,
+        resume: bool,
+    ) -> Result<Submitted>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        spec.validate()?;
+        let op = "submit";
+        let target = format!("job {}", spec.job_id);
+        let err = |e| db_error(op, target.clone(), e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(err)?;
+        // A racing submitter of the same id waits here for our commit, then
+        // finds the row.
+        let inserted = tx
+            .query_opt(
+                "INSERT INTO claims_aggregator.jobs
+                     (id, contract, options, batch_size, max_attempts)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (id) DO NOTHING
+                 RETURNING seq",
+                &[
+                    &spec.job_id,
+                    &spec.contract,
+                    &Json(&spec.options),
+                    &(spec.batch_size as i32),
+                    &(spec.max_attempts as i32),
+                ],
+            )
+            .await
+            .map_err(err)?;
+        let Some(row) = inserted else {
+            drop(tx);
+            let existing = self.status(&spec.job_id).await?;
+            if !resume {
+                return Err(refused(
+                    op,
+                    target,
+                    format!(
+                        "already submitted (it is {}); submit with resume to continue it",
+                        existing.state.as_str()
+                    ),
+                ));
+            }
+            return check_resumable(spec, existing, &target).map(Submitted::Resumed);
+        };
+        let seq: i64 = row.get(0);
+        let mut ids = beneficiaries.into_iter().map(Into::into);
+        // Whole batches per statement, so that numbering carries on.
+        let chunk = (IDS_PER_STATEMENT / spec.batch_size).max(1) * spec.batch_size;
+        let (mut total, mut batches) = (0u64, 0u64);
+        loop {
+            let chunk_ids: Vec<String> = ids.by_ref().take(chunk).collect();
+            if chunk_ids.is_empty() {
+                break;
+            }
+            if let Some(at) = chunk_ids
+                .iter()
+                .position(|id| id.is_empty() || id.contains('\0'))
+            {
+                return Err(Error::config(
+                    "beneficiaries",
+                    format!(
+                        "beneficiary {} of job {} is empty or holds a NUL byte",
+                        total + at as u64 + 1,
+                        spec.job_id
+                    ),
+                ));
+            }
+            let n = chunk_ids.len() as u64;
+            tx.execute(
+                "INSERT INTO claims_aggregator.batches (job_id, job_seq, batch, beneficiaries)
+                 SELECT $1, $2, $3::bigint + (t.ord - 1) / $4::bigint, array_agg(t.id ORDER BY t.ord)
+                 FROM unnest($5::text[]) WITH ORDINALITY AS t(id, ord)
+                 GROUP BY 3",
+                &[
+                    &spec.job_id,
+                    &seq,
+                    &((batches + 1) as i64),
+                    &(spec.batch_size as i64),
+                    &chunk_ids,
+                ],
+            )
+            .await
+            .map_err(err)?;
+            total += n;
+            batches += n.div_ceil(spec.batch_size as u64);
+        }
+        tx.execute(
+            "UPDATE claims_aggregator.jobs SET beneficiaries = $2, batches = $3 WHERE id = $1",
+            &[&spec.job_id, &(total as i64), &(batches as i64)],
+        )
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        log::info!(
+            "{}: job {} submitted: {total} beneficiaries in {batches} batches",
+            self.target,
+            spec.job_id
+        );
+        self.status(&spec.job_id).await.map(Submitted::Created)
+    }
+
+    /// The job and its batches by state. Refuses an unknown job, naming it.
+    pub async fn status(&self, job_id: &str) -> Result<JobRecord> {
+        let op = "read the status of";
+        let target = format!("job {job_id}");
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT j.id, j.contract, j.options, j.state, j.cancel_requested,
+                        j.failure_reason, j.batch_size, j.max_attempts, j.beneficiaries,
+                        j.submitted_at, j.finished_at,
+                        count(b.batch) FILTER (WHERE b.state = 'pending'),
+                        count(b.batch) FILTER (WHERE b.state = 'running'),
+                        count(b.batch) FILTER (WHERE b.state = 'failing'),
+                        count(b.batch) FILTER (WHERE b.state = 'done'),
+                        count(b.batch) FILTER (WHERE b.state = 'failed'),
+                        count(b.batch) FILTER (WHERE b.state = 'cancelled')
+                 FROM claims_aggregator.jobs j
+                 LEFT JOIN claims_aggregator.batches b ON b.job_id = j.id
+                 WHERE j.id = $1
+                 GROUP BY j.id",
+            )
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?;
+        let row = client
+            .query_opt(&statement, &[&job_id])
+            .await
+            .map_err(|e| db_error(op, target.clone(), e))?
+            .ok_or_else(|| refused(op, target.clone(), "no such job"))?;
+        job_record(&row).map_err(|e| db_error(op, target, e))
+    }
+
+    /// Requests a cancel: sets the job's cancel flag and turns its open batches
+    /// `cancelled`, so that no batch is claimed again and every holder's next
+    /// [`renew`](Self::renew) answers `false`. The aggregator cleans up and
+    /// [`finish`](Self::finish)es the job as cancelled. One transaction.
+    ///
+    /// `Ok(true)` when the job is running (the flag is now set), `Ok(false)` when
+    /// it had already ended; refuses an unknown job, naming it.
+    pub async fn cancel(&self, job_id: &str) -> Result<bool> {
+        let op = "cancel";
+        let target = format!("job {job_id}");
+        let err = |e| db_error(op, target.clone(), e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(err)?;
+        let state: Option<String> = tx
+            .query_opt(
+                "UPDATE claims_aggregator.jobs
+                 SET cancel_requested = (state = 'running') OR cancel_requested,
+                     updated_at = now()
+                 WHERE id = $1
+                 RETURNING state",
+                &[&job_id],
+            )
+            .await
+            .map_err(err)?
+            .map(|row| row.get(0));
+        let Some(state) = state else {
+            return Err(refused(op, target, "no such job"));
+        };
+        let running = state == "running";
+        if running {
+            cancel_open_batches(&tx, job_id).await.map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(running)
+    }
+
+    /// Ends a running job, as the holder of its aggregator lease: the only
+    /// worker that knows every output is made. `Ok(false)` when the lease was
+    /// taken over (fenced: nothing changed) or the job had already ended.
+    /// [`JobEnd::Completed`] is refused while a batch is still open;
+    /// `Failed` and `Cancelled` turn open batches `cancelled`. One transaction.
+    pub async fn finish(&self, lease: &AggregatorLease, end: &JobEnd) -> Result<bool> {
+        let op = "finish";
+        let target = format!("job {}", lease.job_id);
+        let err = |e| db_error(op, target.clone(), e);
+        let (state, reason) = match end {
+            JobEnd::Completed => (JobState::Completed, None),
+            JobEnd::Failed { reason } => (JobState::Failed, Some(reason.as_str())),
+            JobEnd::Cancelled => (JobState::Cancelled, None),
+        };
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(err)?;
+        // FOR SHARE: a takeover waits until this transaction ends.
+        let fenced = tx
+            .query_opt(
+                "SELECT 1 FROM claims_aggregator.aggregator_leases
+                 WHERE job_id = $1 AND token = $2 FOR SHARE",
+                &[&lease.job_id, &(lease.token as i64)],
+            )
+            .await
+            .map_err(err)?
+            .is_none();
+        if fenced {
+            return Ok(false);
+        }
+        if state == JobState::Completed {
+            let open: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM claims_aggregator.batches
+                     WHERE job_id = $1 AND state IN ('pending', 'running', 'failing', 'cancelled')",
+                    &[&lease.job_id],
+                )
+                .await
+                .map_err(err)?
+                .get(0);
+            if open > 0 {
+                return Err(refused(
+                    op,
+                    target,
+                    format!("{open} batches are not done; it cannot be completed"),
+                ));
+            }
+        } else {
+            cancel_open_batches(&tx, &lease.job_id).await.map_err(err)?;
+        }
+        let changed = tx
+            .execute(
+                "UPDATE claims_aggregator.jobs
+                 SET state = $2, failure_reason = $3, finished_at = now(), updated_at = now()
+                 WHERE id = $1 AND state = 'running'",
+                &[&lease.job_id, &state.as_str(), &reason],
+            )
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(changed == 1)
+    }
+}
+
+/// Turns a job's open batches `cancelled`: never claimed again, and their
+/// holders' renewals and completions refused.
+async fn cancel_open_batches(
+    tx: &deadpool_postgres::Transaction<'_>,
+    job_id: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    tx.execute(
+        "UPDATE claims_aggregator.batches
+         SET state = 'cancelled', lease_until = NULL, updated_at = now()
+         WHERE job_id = $1 AND state IN ('pending', 'running', 'failing')",
+        &[&job_id],
+    )
+    .await
+}
+
+/// The existing job, if it matches what is submitted again.
+fn check_resumable(spec: &JobSpec, existing: JobRecord, target: &str) -> Result<JobRecord> {
+    let differs = |what: &str, was: String, now: String| {
+        Err(refused(
+            "resume",
+            target.to_owned(),
+            format!("it was submitted with {what} {was}, not {now}"),
+        ))
+    };
+    if existing.contract != spec.contract {
+        return differs("contract", existing.contract, spec.contract.clone());
+    }
+    if existing.batch_size != spec.batch_size {
+        return differs(
+            "batch size",
+            existing.batch_size.to_string(),
+            spec.batch_size.to_string(),
+        );
+    }
+    if existing.options != spec.options {
+        return differs(
+            "options",
+            format!("{:?}", existing.options),
+            format!("{:?}", spec.options),
+        );
+    }
+    Ok(existing)
+}
+
+fn job_record(row: &Row) -> Result<JobRecord, tokio_postgres::Error> {
+    let Json(options): Json<JobOptions> = row.try_get(2)?;
+    let state: String = row.try_get(3)?;
+    let count =
+        |i: usize| -> Result<u64, tokio_postgres::Error> { row.try_get::<_, i64>(i).map(unsigned) };
+    Ok(JobRecord {
+        job_id: row.try_get(0)?,
+        contract: row.try_get(1)?,
+        options,
+        state: JobState::parse(&state),
+        cancel_requested: row.try_get(4)?,
+        failure_reason: row.try_get(5)?,
+        batch_size: row.try_get::<_, i32>(6)? as usize,
+        max_attempts: row.try_get::<_, i32>(7)? as u32,
+        beneficiaries: count(8)?,
+        submitted_at: row.try_get(9)?,
+        finished_at: row.try_get(10)?,
+        batches: BatchCounts {
+            pending: count(11)?,
+            running: count(12)?,
+            failing: count(13)?,
+            done: count(14)?,
+            failed: count(15)?,
+            cancelled: count(16)?,
+        },
+    })
+}
