@@ -21,7 +21,7 @@ pub const MAX_PATIENTS_FILE_BYTES: u64 = 256 * 1024 * 1024;
 use super::job_args::JobArgs;
 
 /// The base URL used with `--source bfd` when `--bfd-url` is not given: the
-/// default address of `examples/bfd_stub.rs`.
+/// default address of the stub BFD (`examples/bfd_stub`).
 const DEFAULT_BFD_URL: &str = "http://127.0.0.1:8080";
 
 /// Where claims come from.

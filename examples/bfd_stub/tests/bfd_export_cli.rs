@@ -6,7 +6,7 @@
 //! example's `main` on its command line, while the parent serves the stub.
 
 #[allow(dead_code)]
-#[path = "../examples/export.rs"]
+#[path = "../../export.rs"]
 mod export;
 
 mod bfd_support;
