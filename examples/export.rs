@@ -59,7 +59,7 @@ struct Args {
     json: bool,
 }
 
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
     match actix::System::new().block_on(run(args)) {
