@@ -324,13 +324,16 @@ pub fn wait_child(
     limit: std::time::Duration,
     what: &str,
 ) -> std::process::ExitStatus {
-    use wait_timeout::ChildExt;
-    match child.wait_timeout(limit).unwrap() {
-        Some(status) => status,
-        None => {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() >= deadline {
             let _ = child.kill();
             panic!("{what} hung for {limit:?}");
         }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
