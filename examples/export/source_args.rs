@@ -22,7 +22,7 @@ use super::job_args::JobArgs;
 
 /// The base URL used with `--source bfd` when `--bfd-url` is not given: the
 /// default address of the stub BFD (`examples/bfd_stub`).
-const DEFAULT_BFD_URL: &str = "http://127.0.0.1:8080";
+const DEFAULT_BFD_URL: &str = "http://127.0.0.1:8443";
 
 /// Where claims come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,7 +40,7 @@ pub struct SourceArgs {
     #[arg(long, value_enum, default_value = "synthetic")]
     pub source: SourceKind,
     /// BFD base URL; searches go to {url}/v2/fhir/ExplanationOfBenefit. Plain
-    /// http only to a loopback host [default: http://127.0.0.1:8080].
+    /// http only to a loopback host [default: http://127.0.0.1:8443].
     #[arg(long)]
     pub bfd_url: Option<String>,
     /// File of beneficiary ids, one a line, each listed once (at most 1 KiB a

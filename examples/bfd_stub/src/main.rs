@@ -4,12 +4,12 @@
 //! code in-process).
 //!
 //! ```text
-//! cargo run -p bfd_stub -- --addr 127.0.0.1:8080
-//! cargo run --example export -- --source bfd --bfd-url http://127.0.0.1:8080
+//! cargo run -p bfd_stub -- --addr 127.0.0.1:8443
+//! cargo run --example export -- --source bfd --bfd-url http://127.0.0.1:8443
 //!
 //! # mutual TLS with a fresh test CA written to ./stub-pki
 //! cargo run -p bfd_stub -- --tls-dir stub-pki
-//! cargo run --example export -- --source bfd --bfd-url https://localhost:8080 \
+//! cargo run --example export -- --source bfd --bfd-url https://localhost:8443 \
 //!     --ca-cert stub-pki/ca.pem --client-cert stub-pki/client.pem --client-key stub-pki/client.key
 //! ```
 //!
@@ -29,8 +29,8 @@ use server::{Fault, FaultKind, StubConfig, StubServer};
 #[derive(Debug, Parser)]
 #[command(about = "Serve a stub BFD (FHIR ExplanationOfBenefit search) with fault switches")]
 struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on (8080 is the `server` package's).
+    #[arg(long, default_value = "127.0.0.1:8443")]
     addr: SocketAddr,
     /// Worker threads.
     #[arg(long, default_value_t = 1)]
