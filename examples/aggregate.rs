@@ -54,8 +54,12 @@ struct Args {
     json: bool,
 }
 
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // Fault points named in FAILPOINTS (compiled in only with the `fail`
+    // crate's `failpoints` feature, as in this crate's examples): the crash
+    // test aborts the aggregator at each step of its protocol.
+    let _faults = fail::FailScenario::setup();
     let args = Args::parse();
     match actix::System::new().block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
 //! The harness: a whole export job on the synthetic claims source, or with
-//! `--source bfd` on a BFD server (`examples/bfd_stub.rs` serves a stub one).
+//! `--source bfd` on a BFD server (`cargo run -p bfd_stub` serves a stub one).
 //!
 //! With no flags it is AB2D's scenario: contract Z9000, job ABC-DEF, 85
 //! beneficiaries, 10 at a time, 200 MiB outputs, under `./efsmount`.
@@ -66,7 +66,7 @@ struct Args {
     json: bool,
 }
 
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
     match actix::System::new().block_on(run(args)) {

@@ -5,13 +5,9 @@
 //! with nothing left behind (claims, temp outputs,
 //! `finished/`, the journal).
 //!
-//! The test binary is its own child: with `AGGREGATE_CHILD` set it runs the
-//! example's `main` (included below) on its command line. `CRASH_SEED` replays
-//! a run.
+//! The children run the example's binary (see `common::example_bin`), which
+//! turns on the fault points named in `FAILPOINTS`. `CRASH_SEED` replays a run.
 
-#[allow(dead_code)]
-#[path = "../examples/aggregate.rs"]
-mod aggregate;
 mod common;
 
 use std::collections::BTreeMap;
@@ -23,7 +19,6 @@ use claims_aggregator::{fault, run_job, FileKind, JobLayout};
 use common::*;
 use rand::{Rng, SeedableRng};
 
-const CHILD_ENV: &str = "AGGREGATE_CHILD";
 const BENEFICIARIES: u64 = 600;
 const MAX_BYTES: u64 = 256 * 1024;
 /// SIGKILLs at random moments; the fault points add one abort each.
@@ -32,12 +27,6 @@ const RANDOM_KILLS: usize = 24;
 const CHILD_LIMIT: Duration = Duration::from_secs(120);
 
 fn main() -> ExitCode {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        let scenario = fail::FailScenario::setup();
-        let code = aggregate::main();
-        scenario.teardown();
-        return code;
-    }
     parent();
     ExitCode::SUCCESS
 }
@@ -58,9 +47,8 @@ fn parts_only_job(root: &Path) {
 }
 
 fn spawn_child(root: &Path, failpoints: Option<String>) -> Child {
-    let mut command = Command::new(std::env::current_exe().unwrap());
+    let mut command = Command::new(example_bin("aggregate"));
     command
-        .env(CHILD_ENV, "1")
         .env_remove("FAILPOINTS")
         .env("RUST_LOG", "error")
         .args(["--root", root.to_str().unwrap(), "--job-id", "J1"])

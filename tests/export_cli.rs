@@ -3,24 +3,16 @@
 //! up and exits non-zero; a bad flag is a clear error; a job that fails names
 //! the causes on its last line and keeps its OperationOutcomes.
 //!
-//! The test binary is its own child: with `EXPORT_CHILD` set it runs the
-//! example's `main` (included below) on its command line.
+//! The children run the example's binary (see `common::example_bin`).
 
-#[allow(dead_code)]
-#[path = "../examples/export.rs"]
-mod export;
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
 
 use serde_json::Value;
 
-const CHILD_ENV: &str = "EXPORT_CHILD";
-
 fn main() -> ExitCode {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        return export::main();
-    }
     completes_with_a_json_report();
     sigint_cancels_and_cleans_up();
     bad_flags_are_refused();
@@ -30,11 +22,8 @@ fn main() -> ExitCode {
 }
 
 fn export(args: &[&str]) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .env(CHILD_ENV, "1")
-        .env("RUST_LOG", "error")
-        .args(args);
+    let mut command = Command::new(common::example_bin("export"));
+    command.env("RUST_LOG", "error").args(args);
     command
 }
 

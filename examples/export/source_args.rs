@@ -21,8 +21,8 @@ pub const MAX_PATIENTS_FILE_BYTES: u64 = 256 * 1024 * 1024;
 use super::job_args::JobArgs;
 
 /// The base URL used with `--source bfd` when `--bfd-url` is not given: the
-/// default address of `examples/bfd_stub.rs`.
-const DEFAULT_BFD_URL: &str = "http://127.0.0.1:8080";
+/// default address of the stub BFD (`examples/bfd_stub`).
+const DEFAULT_BFD_URL: &str = "http://127.0.0.1:8443";
 
 /// Where claims come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,7 +47,7 @@ pub struct SourceArgs {
     )]
     pub source: SourceKind,
     /// BFD base URL; searches go to {url}/v2/fhir/ExplanationOfBenefit. Plain
-    /// http only to a loopback host [default: http://127.0.0.1:8080].
+    /// http only to a loopback host [default: http://127.0.0.1:8443].
     #[arg(long, value_name = "URL", help_heading = "Source")]
     pub bfd_url: Option<String>,
     /// File of beneficiary ids, one a line, each listed once (at most 1 KiB a

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use claims_aggregator::{
     synthetic, ClaimsSource, FileKind, JobConfig, JobConfigBuilder, JobReport, Resource,
@@ -324,13 +324,16 @@ pub fn wait_child(
     limit: std::time::Duration,
     what: &str,
 ) -> std::process::ExitStatus {
-    use wait_timeout::ChildExt;
-    match child.wait_timeout(limit).unwrap() {
-        Some(status) => status,
-        None => {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() >= deadline {
             let _ = child.kill();
             panic!("{what} hung for {limit:?}");
         }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
@@ -342,4 +345,82 @@ pub fn child_stderr() -> std::process::Stdio {
     } else {
         std::process::Stdio::null()
     }
+}
+
+/// The binary of this workspace's example `name`, built by cargo with this
+/// test's profile into its target directory, so it is never stale: a no-op
+/// after `cargo test` (which builds the examples), a build after
+/// `cargo test --test <one>` (which does not). Built once per test process.
+pub fn example_bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    // This test runs as <target>/<profile>/deps/<test>.
+    let exe = std::env::current_exe().unwrap();
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|p| p.to_str())
+        .expect("the test binary lies in <target>/<profile>/deps")
+        .to_owned();
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    // `--workspace` resolves features as `cargo test` at the root does, so the
+    // binary `cargo test` built is the one found up to date.
+    cargo
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--workspace", "--example", name])
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--target-dir")
+        .arg(target_dir);
+    match profile.as_str() {
+        "debug" => {}
+        "release" => {
+            cargo.arg("--release");
+        }
+        other => {
+            cargo.args(["--profile", other]);
+        }
+    }
+    // Drop what cargo set for this test's run: build scripts that read such a
+    // variable (ring reads CARGO_MANIFEST_DIR) would be rerun, and everything
+    // above them rebuilt, each time this build and `cargo test` alternate.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                &*key,
+                "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+                    | "OUT_DIR"
+            )
+        {
+            cargo.env_remove(&*key);
+        }
+    }
+    let output = cargo.output().expect("run cargo");
+    assert!(
+        output.status.success(),
+        "cargo build --example {name}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let path = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["name"] == name
+                && m["target"]["kind"][0] == "example"
+        })
+        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo built no example named {name}"));
+    built.insert(name.to_owned(), path.clone());
+    path
 }

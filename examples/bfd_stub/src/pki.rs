@@ -1,6 +1,6 @@
 //! A throw-away PKI for the stub BFD: a CA, a server certificate for the
 //! loopback names, and a client certificate, all made at run time with rcgen
-//! (nothing secret is ever committed). Shared by `examples/bfd_stub.rs` and the
+//! (nothing secret is ever committed). Shared by the `bfd_stub` binary and the
 //! `tests/bfd_*.rs` tests.
 
 use std::io;

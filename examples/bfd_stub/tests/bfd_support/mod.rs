@@ -1,14 +1,12 @@
 //! Helpers of the `tests/bfd_*.rs` tests: the stub BFD and the test PKI (the
-//! very files `examples/bfd_stub.rs` runs), BFD client settings with quick
+//! very code the `bfd_stub` binary runs), BFD client settings with quick
 //! retries, whole exports against the stub, and the EOBs a patient must yield.
 #![allow(dead_code)]
 
-#[path = "../common/mod.rs"]
+#[path = "../../../../tests/common/mod.rs"]
 pub mod common;
-#[path = "../../examples/bfd_stub/pki.rs"]
-pub mod pki;
-#[path = "../../examples/bfd_stub/server.rs"]
-pub mod stub;
+#[allow(unused_imports)]
+pub use bfd_stub::{pki, server as stub};
 
 use std::collections::HashSet;
 use std::path::Path;

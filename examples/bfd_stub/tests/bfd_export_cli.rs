@@ -2,12 +2,8 @@
 //! TLS with the certificate flags, ids from `--patients FILE`, `--page-size`,
 //! `--since`; and flags that make no sense refused with a clear error.
 //!
-//! The test binary is its own child: with `EXPORT_CHILD` set it runs the
-//! example's `main` on its command line, while the parent serves the stub.
-
-#[allow(dead_code)]
-#[path = "../examples/export.rs"]
-mod export;
+//! The children run the example's binary (see `common::example_bin`), while
+//! the parent serves the stub.
 
 mod bfd_support;
 
@@ -18,12 +14,7 @@ use bfd_support::stub::{Fault, FaultKind};
 use bfd_support::*;
 use serde_json::Value;
 
-const CHILD_ENV: &str = "EXPORT_CHILD";
-
 fn main() -> ExitCode {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        return export::main();
-    }
     common::init_logging();
     actix::System::new().block_on(exports_over_mutual_tls_from_a_patients_file());
     flags_that_make_no_sense_are_refused();
@@ -39,8 +30,7 @@ async fn export(args: Vec<String>) -> Output {
 }
 
 fn run(args: &[String]) -> Output {
-    Command::new(std::env::current_exe().unwrap())
-        .env(CHILD_ENV, "1")
+    Command::new(common::example_bin("export"))
         .env("RUST_LOG", "error")
         .args(args)
         .output()

@@ -1,11 +1,8 @@
-//! The Bulk Data export service of `examples/server.rs`, over real HTTP on
+//! The Bulk Data export service of the `server` binary, over real HTTP on
 //! `127.0.0.1:0`: kick-off → status → manifest → download → DELETE, cancel,
 //! every 400 and 404, gzip, and a restart that resumes an unfinished export.
 
-#[path = "../examples/common/job_args.rs"]
-mod job_args;
-#[path = "../examples/server/service.rs"]
-mod service;
+use server::{job_args, service};
 
 use std::collections::HashSet;
 use std::io::Read;

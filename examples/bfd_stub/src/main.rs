@@ -1,30 +1,26 @@
 //! A stub BFD server for demos and manual tests: paged R4 `ExplanationOfBenefit`
 //! searchset Bundles for any patient id, from the synthetic generator, with
-//! fault switches. The server itself is `bfd_stub/server.rs` (the tests start
-//! the same code in-process).
+//! fault switches. The server itself is `server.rs` (the tests start the same
+//! code in-process).
 //!
 //! ```text
-//! cargo run --example bfd_stub -- --addr 127.0.0.1:8080
-//! cargo run --example export -- --source bfd --bfd-url http://127.0.0.1:8080
+//! cargo run -p bfd_stub -- --addr 127.0.0.1:8443
+//! cargo run --example export -- --source bfd --bfd-url http://127.0.0.1:8443
 //!
 //! # mutual TLS with a fresh test CA written to ./stub-pki
-//! cargo run --example bfd_stub -- --tls-dir stub-pki
-//! cargo run --example export -- --source bfd --bfd-url https://localhost:8080 \
+//! cargo run -p bfd_stub -- --tls-dir stub-pki
+//! cargo run --example export -- --source bfd --bfd-url https://localhost:8443 \
 //!     --ca-cert stub-pki/ca.pem --client-cert stub-pki/client.pem --client-key stub-pki/client.key
 //! ```
 //!
 //! Patient faults take `ID` or `ID@PAGE` (from that 0-based page on) and may be
 //! repeated: `--not-found -1999@1 --slow -2000`. Ctrl-C stops it.
 
-#[path = "bfd_stub/pki.rs"]
-mod pki;
-#[path = "bfd_stub/server.rs"]
-mod server;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bfd_stub::{pki, server};
 use claims_aggregator::SyntheticConfig;
 use clap::Parser;
 
@@ -33,8 +29,8 @@ use server::{Fault, FaultKind, StubConfig, StubServer};
 #[derive(Debug, Parser)]
 #[command(about = "Serve a stub BFD (FHIR ExplanationOfBenefit search) with fault switches")]
 struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on (8080 is the `server` package's).
+    #[arg(long, default_value = "127.0.0.1:8443")]
     addr: SocketAddr,
     /// Worker threads.
     #[arg(long, default_value_t = 1)]

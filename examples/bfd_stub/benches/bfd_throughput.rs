@@ -12,16 +12,13 @@
 //! per CPU) and the job share the machine, so the figures are for the whole
 //! loop, not for the client alone.
 
-#[path = "../examples/bfd_stub/server.rs"]
-mod stub;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bfd_stub::server::{StubConfig, StubServer};
 use claims_aggregator::{
     run_job, synthetic, BfdConfig, BfdSource, ClaimsSource, JobConfig, SyntheticConfig,
 };
-use stub::{StubConfig, StubServer};
 
 const FETCHERS: [usize; 3] = [1, 8, 64];
 const LATENCIES_MS: [u64; 2] = [0, 20];

@@ -1,4 +1,4 @@
-//! The FHIR Bulk Data export service of `examples/server.rs`, as a reusable
+//! The FHIR Bulk Data export service of the `server` binary, as a reusable
 //! actix-web configuration (the integration tests mount the same routes).
 //!
 //! | request | answer |

@@ -2,22 +2,19 @@
 //! progress, manifest, downloads and DELETE, as AB2D's API serves them.
 //!
 //! ```text
-//! cargo run --release --example server -- --bind 127.0.0.1:8080 --root ./efsmount
+//! cargo run --release -p server -- --bind 127.0.0.1:8080 --root ./efsmount
 //! curl -i -H 'Prefer: respond-async' 'http://127.0.0.1:8080/Group/Z9000/$export?_type=ExplanationOfBenefit'
 //! ```
 //!
-//! The job options of `examples/export` (`--beneficiaries`, `--max-mb`, …) are the
-//! defaults of every job. Exports survive a restart (see `server/service.rs`).
+//! The job options of the `export` example (`--beneficiaries`, `--max-mb`, …) are the
+//! defaults of every job. Exports survive a restart (see `service.rs`).
 
 use std::process::ExitCode;
 
 use actix_web::{web, App, HttpServer};
 use clap::Parser;
 
-#[path = "common/job_args.rs"]
-mod job_args;
-#[path = "server/service.rs"]
-mod service;
+use server::{job_args, service};
 
 #[derive(Debug, Parser)]
 #[command(about = "Serve FHIR Bulk Data exports of claims")]

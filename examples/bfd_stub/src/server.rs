@@ -1,6 +1,6 @@
-//! The stub BFD server, on actix-web: what `examples/bfd_stub.rs` runs from the
+//! The stub BFD server, on actix-web: what the `bfd_stub` binary runs from the
 //! command line and what the `tests/bfd_*.rs` tests start in-process on
-//! `127.0.0.1:0` (they include this file with `#[path]`).
+//! `127.0.0.1:0`.
 //!
 //! It answers `GET /v2/fhir/ExplanationOfBenefit?patient=…&excludeSAMHSA=true&_count=…`
 //! like BFD: a searchset `Bundle` page of the patient's EOBs, with `self`,
@@ -21,8 +21,6 @@
 //! entries, `next` links that never end (with huge pages or empty ones) or
 //! that lead back to the first page — each from a chosen page on. Counters
 //! ([`StubStats`]) let tests check what the client really did.
-
-#![allow(dead_code)]
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
