@@ -3,7 +3,8 @@
 //!
 //! It adopts every part that appears in `finished/`, combines as the job runs,
 //! and finishes when `streaming/` is gone; then it prints the number of
-//! aggregations (and with `--json` the outputs, read from the job journal).
+//! aggregations (and with `--json` the outputs, read from the job journal). An
+//! error (a refused setting, an output that does not match the journal) exits 2.
 //!
 //! ```text
 //! cargo run --release --example aggregate -- --root ./efsmount --job-id ABC-DEF --contract Z9000
@@ -63,9 +64,10 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match actix::System::new().block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
+        // 2, as `export` answers an error: the job was not aggregated.
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

@@ -62,7 +62,9 @@
 //! src/manifest.rs     the Bulk Data manifest of a job's outputs
 //! src/actors/         JobSupervisor, BatchFetcher, Aggregator, and messages.rs:
 //!                     everything they exchange (actors import messages, never
-//!                     each other)
+//!                     each other); supervisor/ splits out plain, unit-tested
+//!                     parts: plan.rs (which batch next), pool.rs (the
+//!                     fetchers' arbiters), files.rs (its blocking file work)
 //! src/store/          the on-disk protocol: layout (every path and name), part,
 //!                     journal, lock, combine (one crash-safe output), recovery
 //!                     (a directory found on disk), untrusted (no link followed)

@@ -349,7 +349,7 @@ pub fn child_stderr() -> std::process::Stdio {
 
 /// The binary of this workspace's example `name`, built by cargo with this
 /// test's profile into its target directory, so it is never stale: a no-op
-/// after `cargo test` (which builds the examples), a build after
+/// after `cargo test --workspace` (which builds the examples), a build after
 /// `cargo test --test <one>` (which does not). Built once per test process.
 pub fn example_bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
@@ -368,8 +368,8 @@ pub fn example_bin(name: &str) -> PathBuf {
         .to_owned();
     let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
     let mut cargo = std::process::Command::new(env!("CARGO"));
-    // `--workspace` resolves features as `cargo test` at the root does, so the
-    // binary `cargo test` built is the one found up to date.
+    // `--workspace` resolves features as `cargo test --workspace` does, so the
+    // binary that run built is the one found up to date.
     cargo
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["build", "--workspace", "--example", name])
