@@ -4,7 +4,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::json::Fixed;
+use super::fixed::Fixed;
 use super::model::{Coding, Concept, Facility};
 use super::vocabulary::*;
 
@@ -101,13 +101,6 @@ pub(super) enum Role {
 pub(super) struct AdjudicationKind {
     pub(super) category: Fixed<Concept>,
     pub(super) role: Role,
-}
-
-pub(super) struct InfoKind {
-    pub(super) category: Fixed<Concept>,
-    pub(super) codes: &'static [Fixed<Concept>],
-    /// An admission period (`timingPeriod` = the billable period).
-    pub(super) admission: bool,
 }
 
 macro_rules! claim_type {

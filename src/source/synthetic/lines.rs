@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use super::claim_types::{ClaimType, Family, Role};
 use super::dates::{Date, Period};
 use super::eob::{pick, pick_str};
-use super::json::Fixed;
+use super::fixed::Fixed;
 use super::model::*;
 use super::short::Short;
 use super::vocabulary::*;

@@ -65,6 +65,7 @@ macro_rules! bb_var {
 mod claim_types;
 mod dates;
 mod eob;
+mod fixed;
 mod ids;
 mod json;
 mod lines;

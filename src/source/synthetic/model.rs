@@ -3,7 +3,7 @@
 use serde::{Serialize, Serializer};
 
 use super::dates::{Date, Period, Stamp};
-use super::json::Fixed;
+use super::fixed::Fixed;
 use super::short::Short;
 
 /// An ExplanationOfBenefit. Its own members are written by

@@ -1,11 +1,19 @@
 //! Code systems and the fixed vocabulary the EOBs draw from, each value a
 //! `static` [`Fixed`] so that its JSON text is made once.
 
-use super::claim_types::InfoKind;
-use super::json::Fixed;
+use super::fixed::Fixed;
 use super::model::{
     Coding, Concept, Extension, Facility, Insurer, InsurerIdentifier, OrganizationMeta,
 };
+
+/// A kind of `supportingInfo`: its category, the codes it draws from, and
+/// whether it carries the admission period.
+pub(super) struct InfoKind {
+    pub(super) category: Fixed<Concept>,
+    pub(super) codes: &'static [Fixed<Concept>],
+    /// An admission period (`timingPeriod` = the billable period).
+    pub(super) admission: bool,
+}
 
 /// A supporting-information category with the values its code takes (none:
 /// a `timingDate` instead). The values are a named `static` because a `Fixed`
