@@ -30,102 +30,212 @@ use server::{Fault, FaultKind, StubConfig, StubServer};
 #[command(about = "Serve a stub BFD (FHIR ExplanationOfBenefit search) with fault switches")]
 struct Args {
     /// Address to listen on (8080 is the `server` package's).
-    #[arg(long, default_value = "127.0.0.1:8443")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        help_heading = "Server",
+        default_value = "127.0.0.1:8443"
+    )]
     addr: SocketAddr,
     /// Worker threads.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "N", help_heading = "Server", default_value_t = 1)]
     workers: usize,
     /// Seed of the synthetic claims (the export's `--seed` gives the same ones).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "N", help_heading = "Claims", default_value_t = 0)]
     seed: u64,
     /// Mean EOBs per patient.
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(
+        long,
+        value_name = "MEAN",
+        help_heading = "Claims",
+        default_value_t = 4.0
+    )]
     eobs_per_beneficiary: f64,
     /// Fraction of patients whose every request answers 500.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        help_heading = "Faults",
+        default_value_t = 0.0
+    )]
     failure_rate: f64,
     /// Page size when a request has no `_count`.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_name = "N", help_heading = "Claims", default_value_t = 10)]
     default_page_size: usize,
     /// Milliseconds added to every answer.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "MS", help_heading = "Faults", default_value_t = 0)]
     latency_ms: u64,
     /// Pretty-print bodies.
-    #[arg(long)]
+    #[arg(long, help_heading = "Server")]
     pretty: bool,
     /// Every Nth request of a patient answers 500.
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = "Faults")]
     error_every: Option<u64>,
     /// Every Nth request of a patient answers 429 with Retry-After.
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = "Faults")]
     throttle_every: Option<u64>,
     /// Retry-After seconds of 429 and 503 answers.
-    #[arg(long, default_value_t = 1)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        help_heading = "Faults",
+        default_value_t = 1
+    )]
     retry_after: u64,
     /// Patients answered 404.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     not_found: Vec<String>,
     /// Patients whose answers wait --slow-ms.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     slow: Vec<String>,
     /// How long slow answers wait, in milliseconds.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(
+        long,
+        value_name = "MS",
+        help_heading = "Faults",
+        default_value_t = 5000
+    )]
     slow_ms: u64,
     /// Patients answered 503 (with Retry-After) every time.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     unavailable: Vec<String>,
     /// Patients answered an HTML page.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     not_json: Vec<String>,
     /// Patients answered an OperationOutcome instead of a Bundle.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     not_bundle: Vec<String>,
     /// Patients answered half a page of JSON.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     cut_json: Vec<String>,
     /// Patients whose connection is cut mid-body.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     truncated: Vec<String>,
     /// Patients answered an oversized body with Content-Length.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     oversized: Vec<String>,
     /// Patients answered an oversized chunked body.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     oversized_chunked: Vec<String>,
     /// Size of oversized bodies, in MiB.
-    #[arg(long, default_value_t = 64)]
+    #[arg(
+        long,
+        value_name = "MIB",
+        help_heading = "Faults",
+        default_value_t = 64
+    )]
     oversize_mb: u64,
     /// Patients whose next link points to --off-origin-base.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     off_origin: Vec<String>,
     /// Where off-origin next links point.
-    #[arg(long, default_value = "https://bfd.invalid:8443")]
+    #[arg(
+        long,
+        value_name = "URL",
+        help_heading = "Faults",
+        default_value = "https://bfd.invalid:8443"
+    )]
     off_origin_base: String,
     /// Patients whose pages also carry non-EOB entries.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     foreign_entries: Vec<String>,
     /// Patients whose pages link a next page forever.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     endless_next: Vec<String>,
     /// Patients whose pages link a next page forever, each padded to
     /// --huge-page-mb by one more EOB.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     huge_pages: Vec<String>,
     /// Size of huge pages, in MiB.
-    #[arg(long, default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "MIB",
+        help_heading = "Faults",
+        default_value_t = 30
+    )]
     huge_page_mb: u64,
     /// Patients whose last page links back to the first.
-    #[arg(long, value_name = "ID[@PAGE]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        help_heading = "Faults",
+        value_name = "ID[@PAGE]",
+        allow_hyphen_values = true
+    )]
     repeated_next: Vec<String>,
     /// Accept requests without a BULK-JOB-ID header.
-    #[arg(long)]
+    #[arg(long, help_heading = "Server")]
     no_job_id: bool,
     /// Serve TLS: write a fresh test CA, server and client certificates into
     /// this directory (replacing older ones) and require the client certificate.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", help_heading = "Server")]
     tls_dir: Option<PathBuf>,
     /// With --tls-dir, do not ask for a client certificate.
-    #[arg(long, requires = "tls_dir")]
+    #[arg(long, help_heading = "Server", requires = "tls_dir")]
     no_client_auth: bool,
 }
 

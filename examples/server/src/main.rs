@@ -20,7 +20,7 @@ use server::{job_args, service};
 #[command(about = "Serve FHIR Bulk Data exports of claims")]
 struct Args {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     bind: String,
     #[command(flatten)]
     job: job_args::JobArgs,
