@@ -196,7 +196,7 @@ pub trait ClaimsSource: Send + Sync + 'static {
 /// The FHIR `OperationOutcome` line recorded for a beneficiary whose fetch
 /// failed. `issue[0].diagnostics` names the beneficiary as `Patient/<id>`, so the
 /// failed beneficiaries of a job can be listed from its error outputs.
-pub fn operation_outcome(beneficiary: &str, error: &SourceError) -> Resource {
+pub(crate) fn operation_outcome(beneficiary: &str, error: &SourceError) -> Resource {
     Resource::from_value(&serde_json::json!({
         "resourceType": "OperationOutcome",
         "issue": [{
