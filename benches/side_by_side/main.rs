@@ -344,11 +344,15 @@ fn write_docs(
     plot: &[ChildResult],
 ) -> io::Result<()> {
     let dir = settings.out.clone().unwrap_or_else(|| {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // The benches are a package in the workspace's benches/: its docs/ and
+        // target/ are the workspace root's.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("benches/ lies in the workspace root");
         if settings.quick {
-            manifest.join("target/side_by_side")
+            root.join("target/side_by_side")
         } else {
-            manifest.join("docs")
+            root.join("docs")
         }
     });
     fs::create_dir_all(&dir)?;
