@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{check_worker, db_error, lease_millis, refused, unsigned, PgCoordinator};
+use super::{check_worker, lease_millis, refused, unsigned, PgCoordinator};
 use crate::error::{Error, Result};
 use crate::store::layout::FileKind;
 
@@ -52,9 +52,9 @@ impl PgCoordinator {
         let millis = lease_millis("lease", lease)?;
         let op = "acquire the aggregator lease of";
         let target = format!("job {job_id} for worker {worker}");
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
+        let call = self.call(op, &target).await?;
+        let row = call
+            .query_opt(
                 "INSERT INTO claims_aggregator.aggregator_leases (job_id, owner, token, lease_until)
                  SELECT id, $2, 1, now() + $3::float8 * interval '1 millisecond'
                  FROM claims_aggregator.jobs WHERE id = $1 AND state = 'running'
@@ -63,14 +63,8 @@ impl PgCoordinator {
                      token = aggregator_leases.token + 1,
                      lease_until = EXCLUDED.lease_until
                  WHERE aggregator_leases.lease_until <= now()
-                 RETURNING token",
-            )
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?;
-        let row = client
-            .query_opt(&statement, &[&job_id, &worker, &(millis as f64)])
-            .await
-            .map_err(|e| db_error(op, target, e))?;
+                 RETURNING token", &[&job_id, &worker, &(millis as f64)])
+            .await?;
         Ok(row.map(|row| AggregatorLease {
             job_id: job_id.to_owned(),
             owner: worker.to_owned(),
@@ -89,22 +83,15 @@ impl PgCoordinator {
         let millis = lease_millis("lease", length)?;
         let op = "renew the aggregator lease of";
         let target = lease_target(lease);
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
+        let call = self.call(op, &target).await?;
+        let n = call
+            .execute(
                 "UPDATE claims_aggregator.aggregator_leases
                  SET lease_until = now() + $3::float8 * interval '1 millisecond'
                  WHERE job_id = $1 AND token = $2",
-            )
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?;
-        let n = client
-            .execute(
-                &statement,
                 &[&lease.job_id, &(lease.token as i64), &(millis as f64)],
             )
-            .await
-            .map_err(|e| db_error(op, target, e))?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -126,9 +113,9 @@ impl PgCoordinator {
             (Ok(b), Ok(r)) => (b, r),
             _ => return Err(Error::config("output", "a size or count beyond 2^63 - 1")),
         };
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
+        let call = self.call(op, &target).await?;
+        let inserted = call
+            .query_opt(
                 "WITH lease AS (
                      SELECT token FROM claims_aggregator.aggregator_leases
                      WHERE job_id = $1 AND token = $2
@@ -139,12 +126,6 @@ impl PgCoordinator {
                  SELECT $1, $3, $4, $5, $6, $7, token FROM lease
                  ON CONFLICT (job_id, name) DO NOTHING
                  RETURNING name",
-            )
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?;
-        let inserted = client
-            .query_opt(
-                &statement,
                 &[
                     &lease.job_id,
                     &(lease.token as i64),
@@ -155,19 +136,17 @@ impl PgCoordinator {
                     &output.sha256,
                 ],
             )
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?;
+            .await?;
         if inserted.is_some() {
             return Ok(true);
         }
         // Fenced, or the name is there already: which?
-        let holder: Option<i64> = client
+        let holder: Option<i64> = call
             .query_opt(
                 "SELECT token FROM claims_aggregator.aggregator_leases WHERE job_id = $1",
                 &[&lease.job_id],
             )
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?
+            .await?
             .map(|row| row.get(0));
         if holder != Some(lease.token as i64) {
             return Ok(false);
@@ -197,15 +176,15 @@ impl PgCoordinator {
     pub async fn outputs(&self, job_id: &str) -> Result<Vec<OutputRecord>> {
         let op = "list the outputs of";
         let target = format!("job {job_id}");
-        let client = self.client().await?;
-        let rows = client
+        let rows = self
+            .call(op, &target)
+            .await?
             .query(
                 "SELECT name, kind, bytes, records, sha256 FROM claims_aggregator.outputs
                  WHERE job_id = $1 ORDER BY name",
                 &[&job_id],
             )
-            .await
-            .map_err(|e| db_error(op, target, e))?;
+            .await?;
         Ok(rows
             .iter()
             .map(|row| OutputRecord {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{check_worker, db_error, lease_millis, unsigned, PgCoordinator};
+use super::{check_worker, lease_millis, unsigned, PgCoordinator};
 use crate::coordination::FencedPart;
 use crate::error::Result;
 use crate::store::layout::FileKind;
@@ -108,16 +108,8 @@ impl PgCoordinator {
         let millis = lease_millis("lease", lease)?;
         let op = "claim a batch for";
         let target = format!("worker {worker}");
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(CLAIM)
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?;
-        let Some(row) = client
-            .query_opt(&statement, &[&worker, &(millis as f64)])
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?
-        else {
+        let call = self.call(op, &target).await?;
+        let Some(row) = call.query_opt(CLAIM, &[&worker, &(millis as f64)]).await? else {
             return Ok(None);
         };
         let state: String = row.get(5);
@@ -154,19 +146,13 @@ impl PgCoordinator {
         let millis = lease_millis("lease", lease)?;
         let op = "renew the lease of";
         let target = batch_target(claim);
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
+        let call = self.call(op, &target).await?;
+        let n = call
+            .execute(
                 "UPDATE claims_aggregator.batches
                  SET lease_until = now() + $4::float8 * interval '1 millisecond', updated_at = now()
                  WHERE job_id = $1 AND batch = $2 AND token = $3
                    AND state IN ('running', 'failing')",
-            )
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?;
-        let n = client
-            .execute(
-                &statement,
                 &[
                     &claim.job_id,
                     &(claim.batch as i64),
@@ -174,8 +160,7 @@ impl PgCoordinator {
                     &(millis as f64),
                 ],
             )
-            .await
-            .map_err(|e| db_error(op, target, e))?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -190,24 +175,17 @@ impl PgCoordinator {
     pub async fn complete(&self, claim: &BatchClaim) -> Result<bool> {
         let op = "complete";
         let target = batch_target(claim);
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
+        let call = self.call(op, &target).await?;
+        let n = call
+            .execute(
                 "UPDATE claims_aggregator.batches
                  SET state = CASE state WHEN 'running' THEN 'done' ELSE 'failed' END,
                      lease_until = NULL, updated_at = now()
                  WHERE job_id = $1 AND batch = $2 AND token = $3
                    AND state IN ('running', 'failing')",
-            )
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?;
-        let n = client
-            .execute(
-                &statement,
                 &[&claim.job_id, &(claim.batch as i64), &(claim.token as i64)],
             )
-            .await
-            .map_err(|e| db_error(op, target, e))?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -217,20 +195,16 @@ impl PgCoordinator {
     pub async fn committed_parts(&self, job_id: &str) -> Result<Vec<CommittedPart>> {
         let op = "list the committed parts of";
         let target = format!("job {job_id}");
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
+        let call = self.call(op, &target).await?;
+        let rows = call
+            .query(
                 "SELECT batch, token, state = 'failed'
                  FROM claims_aggregator.batches
                  WHERE job_id = $1 AND state IN ('done', 'failed')
                  ORDER BY batch",
+                &[&job_id],
             )
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?;
-        let rows = client
-            .query(&statement, &[&job_id])
-            .await
-            .map_err(|e| db_error(op, target, e))?;
+            .await?;
         Ok(rows
             .iter()
             .map(|row| CommittedPart {

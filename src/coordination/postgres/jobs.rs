@@ -278,9 +278,9 @@ impl PgCoordinator {
     pub async fn status(&self, job_id: &str) -> Result<JobRecord> {
         let op = "read the status of";
         let target = format!("job {job_id}");
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
+        let call = self.call(op, &target).await?;
+        let row = call
+            .query_opt(
                 "SELECT j.id, j.contract, j.options, j.state, j.cancel_requested,
                         j.failure_reason, j.batch_size, j.max_attempts, j.beneficiaries,
                         j.submitted_at, j.finished_at,
@@ -294,13 +294,9 @@ impl PgCoordinator {
                  LEFT JOIN claims_aggregator.batches b ON b.job_id = j.id
                  WHERE j.id = $1
                  GROUP BY j.id",
+                &[&job_id],
             )
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?;
-        let row = client
-            .query_opt(&statement, &[&job_id])
-            .await
-            .map_err(|e| db_error(op, target.clone(), e))?
+            .await?
             .ok_or_else(|| refused(op, target.clone(), "no such job"))?;
         job_record(&row).map_err(|e| db_error(op, target, e))
     }

@@ -38,7 +38,8 @@ mod spec;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row, Statement};
 
 use crate::error::{Error, Result};
 
@@ -140,6 +141,65 @@ impl PgCoordinator {
                 other => Box::new(other),
             },
         })
+    }
+}
+
+impl PgCoordinator {
+    /// A pooled connection for one request, whose errors name `op` and `target`.
+    async fn call<'a>(&self, op: &'static str, target: &'a str) -> Result<Call<'a>> {
+        Ok(Call {
+            client: self.client().await?,
+            op,
+            target,
+        })
+    }
+}
+
+/// One request's statements on a pooled connection: each prepared once per
+/// connection (`prepare_cached`), then run; an error names the request.
+struct Call<'a> {
+    client: deadpool_postgres::Object,
+    op: &'static str,
+    target: &'a str,
+}
+
+impl Call<'_> {
+    fn error(&self, e: tokio_postgres::Error) -> Error {
+        db_error(self.op, self.target, e)
+    }
+
+    async fn prepare(&self, sql: &str) -> Result<Statement> {
+        self.client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Runs `sql`; the number of rows it changed.
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let statement = self.prepare(sql).await?;
+        self.client
+            .execute(&statement, params)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Runs `sql`; its row, if any.
+    async fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let statement = self.prepare(sql).await?;
+        self.client
+            .query_opt(&statement, params)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Runs `sql`; its rows.
+    async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let statement = self.prepare(sql).await?;
+        self.client
+            .query(&statement, params)
+            .await
+            .map_err(|e| self.error(e))
     }
 }
 
