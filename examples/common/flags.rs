@@ -23,20 +23,23 @@ const FLAGS: &[(&str, &str)] = &[
     ("client_key", "--client-key"),
 ];
 
+/// The flag that sets `field`. `max_bytes_given` says whether the size cap
+/// came from `--max-bytes` rather than `--max-mb`.
+pub fn flag_of(field: &str, max_bytes_given: bool) -> Option<&'static str> {
+    match field {
+        "max_bytes" if max_bytes_given => Some("--max-bytes"),
+        "max_bytes" => Some("--max-mb"),
+        field => FLAGS
+            .iter()
+            .find(|(setting, _)| *setting == field)
+            .map(|(_, flag)| *flag),
+    }
+}
+
 /// `error` with the flag the user typed in place of the setting's name.
-/// `max_bytes_given` says whether the size cap came from `--max-bytes` rather
-/// than `--max-mb`.
 pub fn in_flag_terms(error: Error, max_bytes_given: bool) -> Box<dyn std::error::Error> {
     if let Error::Config { field, reason } = &error {
-        let flag = match *field {
-            "max_bytes" if max_bytes_given => Some("--max-bytes"),
-            "max_bytes" => Some("--max-mb"),
-            field => FLAGS
-                .iter()
-                .find(|(setting, _)| *setting == field)
-                .map(|(_, flag)| *flag),
-        };
-        if let Some(flag) = flag {
+        if let Some(flag) = flag_of(field, max_bytes_given) {
             return format!("invalid {flag}: {reason}").into();
         }
     }

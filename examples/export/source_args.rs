@@ -125,22 +125,31 @@ impl SourceArgs {
         Ok(Arc::new(source))
     }
 
-    /// Prefixes an error about a PEM file with its flag and file: the library
-    /// names its setting (`ca_cert`), the user gave `--ca-cert FILE`.
+    /// An error about a PEM file, prefixed with its flag and file: the library
+    /// names its setting (`ca_cert`) or only the path, the user gave
+    /// `--ca-cert FILE`. Any other error in flag terms.
     fn name_the_flag(&self, error: claims_aggregator::Error) -> Box<dyn Error> {
-        let flags = [
-            ("--ca-cert", "ca_cert", &self.ca_cert),
-            ("--client-cert", "client_cert", &self.client_cert),
-            ("--client-key", "client_key", &self.client_key),
+        let pem_files = [
+            ("--ca-cert", &self.ca_cert),
+            ("--client-cert", &self.client_cert),
+            ("--client-key", &self.client_key),
         ];
-        let named = flags.iter().find(|(_, setting, file)| match &error {
-            claims_aggregator::Error::Config { field, .. } => field == setting,
-            claims_aggregator::Error::Io { path, .. } => file.as_deref() == Some(path.as_path()),
-            _ => false,
+        let named = pem_files.iter().find_map(|(flag, file)| {
+            let file = file.as_deref()?;
+            let about = match &error {
+                claims_aggregator::Error::Config { field, reason } => {
+                    (super::flags::flag_of(field, false) == Some(*flag)).then(|| reason.clone())
+                }
+                claims_aggregator::Error::Io { path, .. } => {
+                    (file == path.as_path()).then(|| error.to_string())
+                }
+                _ => None,
+            }?;
+            Some(format!("{flag} {}: {about}", file.display()))
         });
         match named {
-            Some((flag, _, Some(file))) => format!("{flag} {}: {error}", file.display()).into(),
-            _ => error.into(),
+            Some(message) => message.into(),
+            None => super::flags::in_flag_terms(error, false),
         }
     }
 

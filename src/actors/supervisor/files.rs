@@ -89,7 +89,6 @@ pub(super) fn list_outputs(
 mod tests {
     use super::*;
     use crate::store::layout::FileKind;
-    use crate::store::lock::JobMeta;
 
     /// A job directory with its `streaming/` and `finished/`.
     fn job(root: &Path) -> JobLayout {
@@ -164,15 +163,8 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let l = job(root.path());
         let lock = JobLock::acquire(l.job_dir()).unwrap();
-        lock.write_meta(&JobMeta {
-            job_id: "J".into(),
-            contract: "Z9000".into(),
-            batch_size: 10,
-            boot_id: None,
-            sync_parts: true,
-            completed: None,
-        })
-        .unwrap();
+        lock.write_meta(&crate::store::recovery::tests::meta())
+            .unwrap();
         let output = publish(&l, 1, b"a\n");
         fs::remove_dir(l.streaming()).unwrap();
         fs::remove_dir(l.finished()).unwrap();

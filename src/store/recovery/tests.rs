@@ -1,7 +1,8 @@
 use super::*;
 use crate::store::part_names::PartNames;
 
-fn meta() -> JobMeta {
+/// A job's record (the supervisor's tests use it too).
+pub(crate) fn meta() -> JobMeta {
     JobMeta {
         job_id: "J".into(),
         contract: "Z9000".into(),
