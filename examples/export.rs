@@ -88,7 +88,7 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
         .parts_only(args.parts_only)
         .build()
         .map_err(|e| flags::in_flag_terms(e, args.job.max_bytes.is_some()))?;
-    let source = args.source.source(&args.job, &args.job_id)?;
+    let source = args.source.source(&args.job.synthetic, &args.job_id)?;
     let (expected, beneficiaries) = args.source.beneficiaries(&args.job).await?;
     let job_dir = config.layout().job_dir().to_owned();
     let supervisor = JobSupervisor::new(config, source).start();

@@ -55,41 +55,8 @@ pub struct JobArgs {
     /// Arbiters (threads) running fetchers [default: CPUs].
     #[arg(long, value_name = "N", help_heading = "Job")]
     pub arbiters: Option<usize>,
-    /// Seed of the synthetic claims.
-    #[arg(
-        long,
-        value_name = "N",
-        help_heading = "Synthetic source",
-        default_value_t = 0
-    )]
-    pub seed: u64,
-    /// Mean EOBs per beneficiary.
-    #[arg(
-        long,
-        value_name = "MEAN",
-        help_heading = "Synthetic source",
-        default_value_t = 4.0
-    )]
-    pub eobs_per_beneficiary: f64,
-    /// One small EOB per beneficiary (for very large jobs).
-    #[arg(long, help_heading = "Synthetic source")]
-    pub small_eobs: bool,
-    /// Latency of each synthetic request, in milliseconds.
-    #[arg(
-        long,
-        value_name = "MS",
-        help_heading = "Synthetic source",
-        default_value_t = 0
-    )]
-    pub latency_ms: u64,
-    /// Fraction of beneficiaries whose fetch fails.
-    #[arg(
-        long,
-        value_name = "FRACTION",
-        help_heading = "Synthetic source",
-        default_value_t = 0.0
-    )]
-    pub failure_rate: f64,
+    #[command(flatten)]
+    pub synthetic: SyntheticArgs,
     /// The job fails once more than this fraction of beneficiaries failed.
     #[arg(long, value_name = "FRACTION", help_heading = "Job", default_value_t = claims_aggregator::config::DEFAULT_MAX_FAILURE_RATE)]
     pub max_failure_rate: f64,
@@ -134,8 +101,57 @@ impl JobArgs {
         builder
     }
 
+    /// The generated beneficiary ids of a job.
+    pub fn beneficiary_ids(&self) -> impl Iterator<Item = String> + Send + 'static {
+        (0..self.beneficiaries).map(synthetic::beneficiary_id)
+    }
+}
+
+/// The synthetic claims source's settings: part of a job's options for
+/// `export` and `server`, a worker's own for `worker` (its jobs say only what
+/// to export).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SyntheticArgs {
+    /// Seed of the synthetic claims.
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Synthetic source",
+        default_value_t = 0
+    )]
+    pub seed: u64,
+    /// Mean EOBs per beneficiary.
+    #[arg(
+        long,
+        value_name = "MEAN",
+        help_heading = "Synthetic source",
+        default_value_t = 4.0
+    )]
+    pub eobs_per_beneficiary: f64,
+    /// One small EOB per beneficiary (for very large jobs).
+    #[arg(long, help_heading = "Synthetic source")]
+    pub small_eobs: bool,
+    /// Latency of each synthetic request, in milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        help_heading = "Synthetic source",
+        default_value_t = 0
+    )]
+    pub latency_ms: u64,
+    /// Fraction of beneficiaries whose fetch fails.
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        help_heading = "Synthetic source",
+        default_value_t = 0.0
+    )]
+    pub failure_rate: f64,
+}
+
+impl SyntheticArgs {
     /// The synthetic claims source these options describe.
-    pub fn synthetic(&self) -> Result<Arc<SyntheticSource>, String> {
+    pub fn source(&self) -> Result<Arc<SyntheticSource>, String> {
         if !(0.0..=1.0).contains(&self.failure_rate) {
             return Err(format!(
                 "--failure-rate {} is not a fraction between 0 and 1",
@@ -149,10 +165,5 @@ impl JobArgs {
             failure_rate: self.failure_rate,
             small_eobs: self.small_eobs,
         })))
-    }
-
-    /// The generated beneficiary ids of a job.
-    pub fn beneficiary_ids(&self) -> impl Iterator<Item = String> + Send + 'static {
-        (0..self.beneficiaries).map(synthetic::beneficiary_id)
     }
 }

@@ -18,7 +18,7 @@ pub const MAX_PATIENTS_LINE_BYTES: usize = 1024;
 /// the job starts; 256 MiB is some 15 million ids of BFD's length.
 pub const MAX_PATIENTS_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
-use super::job_args::JobArgs;
+use super::job_args::{JobArgs, SyntheticArgs};
 
 /// The base URL used with `--source bfd` when `--bfd-url` is not given: the
 /// default address of the stub BFD (`examples/bfd_stub`).
@@ -87,7 +87,7 @@ impl SourceArgs {
     /// inside the running actix system (the HTTP client's pool lives there).
     pub fn source(
         &self,
-        job: &JobArgs,
+        synthetic: &SyntheticArgs,
         job_id: &str,
     ) -> Result<Arc<dyn ClaimsSource>, Box<dyn Error>> {
         if self.source == SourceKind::Synthetic {
@@ -101,7 +101,7 @@ impl SourceArgs {
             if let Some((flag, _)) = bfd_only.iter().find(|(_, given)| *given) {
                 return Err(format!("{flag} needs --source bfd").into());
             }
-            return Ok(job.synthetic()?);
+            return Ok(synthetic.source()?);
         }
         let url = self.bfd_url.as_deref().unwrap_or(DEFAULT_BFD_URL);
         let mut config = BfdConfig::builder(url)

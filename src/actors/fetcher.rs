@@ -113,80 +113,19 @@ async fn fetch_batch(
     cx: Arc<FetcherContext>,
     finishing: Arc<AtomicBool>,
 ) -> Result<BatchStats> {
-    let mut stats = BatchStats::default();
-    let mut data = PartWriter::create(&cx.layout, batch, FileKind::Data)?;
-    let mut errors: Option<PartWriter> = None;
-    for beneficiary in beneficiaries.iter() {
-        if cx.cancel.load(Ordering::Relaxed) {
-            return Err(Error::Cancelled);
-        }
-        let fetched =
-            match actix_rt::time::timeout(cx.request_timeout, cx.source.fetch(beneficiary)).await {
-                Ok(result) => result,
-                Err(_) => Err(SourceError::new(
-                    "timeout",
-                    format!(
-                        "fetch of beneficiary {beneficiary} timed out after {} ms",
-                        cx.request_timeout.as_millis()
-                    ),
-                )),
-            };
-        // The failure and its short cause.
-        let checked = match fetched {
-            Err(error) => {
-                let cause = error.cause(beneficiary);
-                Err((error, cause))
-            }
-            Ok(resources) => match resources
-                .iter()
-                .enumerate()
-                .find_map(|(i, r)| r.check_eob().err().map(|e| (i, e)))
-            {
-                None => Ok(resources),
-                Some((index, problem)) => Err((
-                    SourceError::new(
-                        "invalid",
-                        format!(
-                            "the source returned an invalid resource for beneficiary \
-                             {beneficiary}: resource {index} is {problem}"
-                        ),
-                    ),
-                    format!("invalid resource: {problem}"),
-                )),
-            },
-        };
-        match checked {
-            Ok(resources) => {
-                let count = resources.len() as u64;
-                stats.eobs_fetched += count;
-                for resource in &resources {
-                    data.write_record(resource.as_str().as_bytes())?;
-                }
-                stats.eobs_written += count;
-                stats.with_eobs += u64::from(count > 0);
-            }
-            Err((error, cause)) => {
-                log_failure(&cx.failures_logged, batch, &error);
-                stats.causes.add(&cause, 1);
-                let outcome = operation_outcome(beneficiary, &error);
-                let part = match &mut errors {
-                    Some(part) => part,
-                    None => errors.insert(PartWriter::create(&cx.layout, batch, FileKind::Error)?),
-                };
-                part.write_record(outcome.as_str().as_bytes())?;
-                stats.errored += 1;
-            }
-        }
-        stats.processed += 1;
-    }
+    let fetch = Fetch {
+        batch,
+        source: &*cx.source,
+        request_timeout: cx.request_timeout,
+        cancel: &cx.cancel,
+        failures_logged: &cx.failures_logged,
+    };
+    let (mut stats, parts) = fetch
+        .write_parts(&beneficiaries, |kind| {
+            PartWriter::create(&cx.layout, batch, kind)
+        })
+        .await?;
     drop(beneficiaries);
-    // Completed here, so that the blocking thread gets nothing on the heap
-    // (see `crate::store::part`); the error part first: the data part reaching
-    // `finished/` marks the batch done.
-    let parts = [
-        errors.map(PartWriter::complete).transpose()?,
-        Some(data.complete()?),
-    ];
     let shared = cx.clone();
     finishing.store(true, Ordering::Relaxed);
     let finished = actix_rt::task::spawn_blocking(move || finish_parts(parts, &shared.cancel))
@@ -202,6 +141,113 @@ async fn fetch_batch(
     stats.commit(&cx.progress);
     announce(cx.aggregator.as_ref(), finished.iter().flatten());
     Ok(stats)
+}
+
+/// The fetch of one batch's beneficiaries into its parts: what a
+/// [`BatchFetcher`] and a worker's claim (`crate::coordination::worker`) share.
+pub(crate) struct Fetch<'a> {
+    /// The batch number, for logs.
+    pub batch: u64,
+    /// Where claims come from.
+    pub source: &'a dyn ClaimsSource,
+    /// Time one beneficiary may take.
+    pub request_timeout: Duration,
+    /// Checked between beneficiaries: the fetch then ends with
+    /// [`Error::Cancelled`].
+    pub cancel: &'a AtomicBool,
+    /// Beneficiary failures logged so far, for the [`WARN_FAILURES`] limit.
+    pub failures_logged: &'a AtomicU64,
+}
+
+impl Fetch<'_> {
+    /// Fetches `beneficiaries` one after the other: claims into the data part,
+    /// each failure as one `OperationOutcome` into the error part (made by
+    /// `create` when the first one comes). Answers the batch's figures (but
+    /// `bytes` and `parts`, counted once the parts are finished) and its
+    /// complete parts, the error part first: the data part reaching
+    /// `finished/` marks the batch done.
+    pub async fn write_parts(
+        &self,
+        beneficiaries: &[String],
+        create: impl Fn(FileKind) -> Result<PartWriter>,
+    ) -> Result<(BatchStats, [Option<CompletePart>; 2])> {
+        let batch = self.batch;
+        let mut stats = BatchStats::default();
+        let mut data = create(FileKind::Data)?;
+        let mut errors: Option<PartWriter> = None;
+        for beneficiary in beneficiaries {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            let fetched =
+                match actix_rt::time::timeout(self.request_timeout, self.source.fetch(beneficiary))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(SourceError::new(
+                        "timeout",
+                        format!(
+                            "fetch of beneficiary {beneficiary} timed out after {} ms",
+                            self.request_timeout.as_millis()
+                        ),
+                    )),
+                };
+            // The failure and its short cause.
+            let checked = match fetched {
+                Err(error) => {
+                    let cause = error.cause(beneficiary);
+                    Err((error, cause))
+                }
+                Ok(resources) => match resources
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, r)| r.check_eob().err().map(|e| (i, e)))
+                {
+                    None => Ok(resources),
+                    Some((index, problem)) => Err((
+                        SourceError::new(
+                            "invalid",
+                            format!(
+                                "the source returned an invalid resource for beneficiary \
+                                 {beneficiary}: resource {index} is {problem}"
+                            ),
+                        ),
+                        format!("invalid resource: {problem}"),
+                    )),
+                },
+            };
+            match checked {
+                Ok(resources) => {
+                    let count = resources.len() as u64;
+                    stats.eobs_fetched += count;
+                    for resource in &resources {
+                        data.write_record(resource.as_str().as_bytes())?;
+                    }
+                    stats.eobs_written += count;
+                    stats.with_eobs += u64::from(count > 0);
+                }
+                Err((error, cause)) => {
+                    log_failure(self.failures_logged, batch, &error);
+                    stats.causes.add(&cause, 1);
+                    let outcome = operation_outcome(beneficiary, &error);
+                    let part = match &mut errors {
+                        Some(part) => part,
+                        None => errors.insert(create(FileKind::Error)?),
+                    };
+                    part.write_record(outcome.as_str().as_bytes())?;
+                    stats.errored += 1;
+                }
+            }
+            stats.processed += 1;
+        }
+        // Completed here, so that the blocking thread gets nothing on the heap
+        // (see `crate::store::part`).
+        let parts = [
+            errors.map(PartWriter::complete).transpose()?,
+            Some(data.complete()?),
+        ];
+        Ok((stats, parts))
+    }
 }
 
 /// Logs a beneficiary's failure: at warn level while the job has logged
@@ -273,30 +319,46 @@ pub(crate) fn write_lost_batch(
     batch: u64,
     beneficiaries: &[String],
 ) -> Result<(BatchStats, Vec<FinishedPart>)> {
-    let error = SourceError::new(
-        "exception",
-        format!("the fetcher of batch {batch} stopped unexpectedly twice"),
-    );
-    let mut errors = PartWriter::create(layout, batch, FileKind::Error)?;
+    let (mut stats, parts) = failed_batch_parts(
+        beneficiaries,
+        &format!("the fetcher of batch {batch} stopped unexpectedly twice"),
+        "the fetcher stopped unexpectedly twice",
+        |kind| PartWriter::create(layout, batch, kind),
+    )?;
+    let parts = parts
+        .into_iter()
+        .flatten()
+        .map(CompletePart::finish)
+        .collect::<Result<Vec<_>>>()?;
+    stats.bytes = parts.iter().map(|p| p.bytes).sum();
+    stats.parts = parts.len() as u64;
+    Ok((stats, parts))
+}
+
+/// The parts of a batch given up on: one `OperationOutcome` per beneficiary
+/// (saying `diagnostics`) in its error part, an empty data part to mark it
+/// done, and its figures (every beneficiary failed, for `cause`). Blocking.
+pub(crate) fn failed_batch_parts(
+    beneficiaries: &[String],
+    diagnostics: &str,
+    cause: &str,
+    create: impl Fn(FileKind) -> Result<PartWriter>,
+) -> Result<(BatchStats, [Option<CompletePart>; 2])> {
+    let error = SourceError::new("exception", diagnostics);
+    let mut errors = create(FileKind::Error)?;
     for beneficiary in beneficiaries {
         errors.write_record(operation_outcome(beneficiary, &error).as_str().as_bytes())?;
     }
-    let data = PartWriter::create(layout, batch, FileKind::Data)?;
-    let parts = vec![errors.complete()?.finish()?, data.complete()?.finish()?];
+    let data = create(FileKind::Data)?;
     let mut causes = FailureCauses::default();
-    causes.add(
-        "the fetcher stopped unexpectedly twice",
-        beneficiaries.len() as u64,
-    );
+    causes.add(cause, beneficiaries.len() as u64);
     let stats = BatchStats {
         processed: beneficiaries.len() as u64,
         errored: beneficiaries.len() as u64,
-        bytes: parts.iter().map(|p| p.bytes).sum(),
-        parts: parts.len() as u64,
         causes,
         ..BatchStats::default()
     };
-    Ok((stats, parts))
+    Ok((stats, [Some(errors.complete()?), Some(data.complete()?)]))
 }
 
 impl Actor for BatchFetcher {

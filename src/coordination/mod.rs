@@ -28,5 +28,7 @@
 mod fenced_part;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "postgres")]
+pub mod worker;
 
 pub use fenced_part::FencedPart;

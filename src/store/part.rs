@@ -29,6 +29,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::coordination::FencedPart;
 use crate::error::{IoContext, Result};
 use crate::fault::fault_point;
 use crate::store::layout::{FileKind, JobLayout};
@@ -100,7 +101,18 @@ impl PartWriter {
     /// Creates (or truncates: a leftover of an earlier attempt is replaced) the
     /// part of `kind` for `batch` in `streaming/`.
     pub fn create(layout: &JobLayout, batch: u64, kind: FileKind) -> Result<Self> {
-        let path = layout.streaming_part(batch, kind);
+        Self::create_at(layout, layout.streaming_part(batch, kind), batch, kind)
+    }
+
+    /// Creates (or truncates) the part of a batch claim in `streaming/` under its
+    /// fenced name (`tmp_000042-t3.ndjson`); once committed it is finished into
+    /// `finished/` under the batch's plain name, like any other part.
+    pub fn create_fenced(layout: &JobLayout, part: FencedPart) -> Result<Self> {
+        let path = layout.streaming().join(part.file_name());
+        Self::create_at(layout, path, part.batch, part.kind)
+    }
+
+    fn create_at(layout: &JobLayout, path: PathBuf, batch: u64, kind: FileKind) -> Result<Self> {
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -165,9 +177,26 @@ impl PartWriter {
 }
 
 impl CompletePart {
-    /// Fsyncs the part (if the layout said so when it was created), closes
-    /// it and renames it into `finished/`. Blocking; allocates nothing but
-    /// an error.
+    /// Fsyncs the part now, whatever the layout says, so that
+    /// [`finish`](Self::finish) only renames it: a claimed batch's parts are
+    /// made durable before the batch is committed. Blocking.
+    pub fn sync(&mut self) -> Result<()> {
+        let part = &mut self.0;
+        part.file
+            .sync_data()
+            .at("fsync part", &part.paths.streaming)?;
+        part.sync = false;
+        Ok(())
+    }
+
+    /// The part's size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.0.bytes
+    }
+
+    /// Fsyncs the part (if the layout said so when it was created and
+    /// [`sync`](Self::sync) did not), closes it and renames it into
+    /// `finished/`. Blocking; allocates nothing but an error.
     pub fn finish(self) -> Result<FinishedPart> {
         let PartFile {
             kind,

@@ -157,7 +157,7 @@ impl Exports {
             .resume(resume)
             .build()
             .map_err(|e| e.to_string())?;
-        let source = self.defaults.synthetic()?;
+        let source = self.defaults.synthetic.source()?;
         self.persist(&record)
             .map_err(|e| format!("record export {}: {e}", record.id))?;
         let supervisor = JobSupervisor::new(config, source).start();

@@ -152,7 +152,7 @@ async fn kick_off_poll_download_delete() {
             "3",
         ],
     );
-    let source = args.synthetic().unwrap();
+    let source = args.synthetic.source().unwrap();
     let base = serve(service::Exports::start(args.clone()).unwrap());
 
     let response = kick_off(
@@ -371,7 +371,7 @@ async fn gzip_outputs_round_trip() {
         root.path(),
         &["--beneficiaries", "60", "--max-bytes", "400000", "--gzip"],
     );
-    let source = args.synthetic().unwrap();
+    let source = args.synthetic.source().unwrap();
     let base = serve(service::Exports::start(args.clone()).unwrap());
     let status_url = kick_off(&base, "/Patient/$export").await.headers()["content-location"]
         .to_str()
@@ -450,7 +450,7 @@ fn an_unfinished_export_resumes_after_a_restart() {
             "2",
         ],
     );
-    let source = args.synthetic().unwrap();
+    let source = args.synthetic.source().unwrap();
 
     // The first server runs in its own actix system; it is stopped mid-job.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -544,7 +544,7 @@ async fn several_exports_run_at_once() {
             "500000",
         ],
     );
-    let source = args.synthetic().unwrap();
+    let source = args.synthetic.source().unwrap();
     let base = serve(service::Exports::start(args.clone()).unwrap());
     let first = kick_off(&base, "/Group/Z9000/$export").await;
     let second = kick_off(&base, "/Group/Z9001/$export").await;

@@ -14,7 +14,7 @@ use crate::store::lock::JobLock;
 use crate::store::recovery;
 
 /// Removes `streaming/`: the writers are done. Blocking.
-pub(super) fn remove_streaming(layout: &JobLayout) -> Result<()> {
+pub(crate) fn remove_streaming(layout: &JobLayout) -> Result<()> {
     let streaming = layout.streaming();
     remove_dir_all_if_exists(streaming)?;
     fault_point!("supervisor::streaming-removed", streaming);
@@ -31,7 +31,7 @@ fn remove_dir_all_if_exists(path: &Path) -> Result<()> {
 /// Removes `streaming/`, `finished/` (claims included) and temp outputs: what a
 /// cancelled job leaves. `streaming/` goes first, so that no fetcher can move a
 /// part into `finished/` after it is gone. Blocking.
-pub(super) fn remove_working_files(layout: &JobLayout) -> Result<()> {
+pub(crate) fn remove_working_files(layout: &JobLayout) -> Result<()> {
     for dir in [layout.streaming(), layout.finished()] {
         // A fetcher's last rename may race the first attempt.
         let mut attempts = 3;
@@ -56,7 +56,7 @@ pub(super) fn remove_working_files(layout: &JobLayout) -> Result<()> {
 /// files left in `finished/`. A completed job (`completed` holds its lock)
 /// records its outputs in its lock file and removes its journal: its directory
 /// then holds the outputs only. Blocking.
-pub(super) fn list_outputs(
+pub(crate) fn list_outputs(
     layout: &JobLayout,
     completed: Option<&JobLock>,
 ) -> Result<(Vec<JobOutput>, Vec<String>)> {

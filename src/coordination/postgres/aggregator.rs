@@ -95,6 +95,22 @@ impl PgCoordinator {
         Ok(n == 1)
     }
 
+    /// Gives the lease up now (it expires at once), so that another worker
+    /// can take the role without waiting for the lease to run out. Its token
+    /// stays: a later acquisition gets the next one.
+    pub async fn release_aggregator(&self, lease: &AggregatorLease) -> Result<()> {
+        let op = "release the aggregator lease of";
+        let target = lease_target(lease);
+        let call = self.call(op, &target).await?;
+        call.execute(
+            "UPDATE claims_aggregator.aggregator_leases SET lease_until = now()
+             WHERE job_id = $1 AND token = $2",
+            &[&lease.job_id, &(lease.token as i64)],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Records an output of the lease's job, in the statement that checks the
     /// lease's token (`FOR SHARE`: a takeover waits for it). `Ok(true)` when it
     /// is recorded — or was already, identically (a retry after a lost reply);

@@ -83,6 +83,43 @@ impl BatchClaim {
     }
 }
 
+/// What a batch counted, recorded when it completes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchTally {
+    /// Beneficiaries processed, failures included.
+    pub processed: u64,
+    /// Of which failed (one `OperationOutcome` each).
+    pub errored: u64,
+    /// EOBs written.
+    pub eobs: u64,
+    /// Bytes of its parts.
+    pub bytes: u64,
+}
+
+/// Where a claim stands (see [`PgCoordinator::claim_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimState {
+    /// Its token is current and the batch still open.
+    Held,
+    /// Its token completed the batch.
+    Committed,
+    /// Taken over, cancelled, or completed under another token.
+    Lost,
+}
+
+/// The current claim of a batch (see [`PgCoordinator::batch_tokens`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchToken {
+    /// The batch number.
+    pub batch: u64,
+    /// Its current (last claimed) token; 0 when never claimed.
+    pub token: u64,
+    /// Completed (done or failed) under `token`.
+    pub committed: bool,
+    /// Pending, or claimed and not completed.
+    pub open: bool,
+}
+
 /// A completed batch: its parts with this token are the ones to adopt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CommittedPart {
@@ -164,29 +201,81 @@ impl PgCoordinator {
         Ok(n == 1)
     }
 
-    /// Completes the batch under the claim's token, once its parts are in
-    /// `finished/`: `UPDATE … WHERE token = $mine AND state = 'running'` (or
-    /// `failing`). `true` when it counted; `false` when the claim was taken
-    /// over, its job cancelled, or it was completed already — a worker that
-    /// lost its lease can never complete, and its parts are never adopted.
+    /// Completes the batch under the claim's token, once its parts are
+    /// durable (fsynced, still under their fenced names in `streaming/`), and
+    /// records what it counted: `UPDATE … WHERE token = $mine AND state =
+    /// 'running'` (or `failing`). `true` when it counted; `false` when the
+    /// claim was taken over, its job cancelled, or it was completed already —
+    /// a worker that lost its lease can never complete, and its parts are
+    /// never adopted. After a lost reply, [`claim_state`](Self::claim_state)
+    /// tells whether it counted.
     ///
     /// A lease that expired without being taken over still completes: the
     /// token is the fence, not the clock.
-    pub async fn complete(&self, claim: &BatchClaim) -> Result<bool> {
+    pub async fn complete(&self, claim: &BatchClaim, tally: &BatchTally) -> Result<bool> {
         let op = "complete";
         let target = batch_target(claim);
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let call = self.call(op, &target).await?;
         let n = call
             .execute(
                 "UPDATE claims_aggregator.batches
                  SET state = CASE state WHEN 'running' THEN 'done' ELSE 'failed' END,
-                     lease_until = NULL, updated_at = now()
+                     lease_until = NULL, updated_at = now(),
+                     processed = $4, errored = $5, eobs = $6, bytes = $7
                  WHERE job_id = $1 AND batch = $2 AND token = $3
                    AND state IN ('running', 'failing')",
-                &[&claim.job_id, &(claim.batch as i64), &(claim.token as i64)],
+                &[
+                    &claim.job_id,
+                    &(claim.batch as i64),
+                    &(claim.token as i64),
+                    &count(tally.processed),
+                    &count(tally.errored),
+                    &count(tally.eobs),
+                    &count(tally.bytes),
+                ],
             )
             .await?;
         Ok(n == 1)
+    }
+
+    /// Where the claim stands now: still held, committed by it, or lost.
+    pub async fn claim_state(&self, claim: &BatchClaim) -> Result<ClaimState> {
+        let parts = self.batch_tokens(&claim.job_id, &[claim.batch]).await?;
+        Ok(match parts.first() {
+            Some(b) if b.token == claim.token && b.committed => ClaimState::Committed,
+            Some(b) if b.token == claim.token && b.open => ClaimState::Held,
+            _ => ClaimState::Lost,
+        })
+    }
+
+    /// The current token and state of some batches of a job (those listed
+    /// that exist), by batch number: whether a fenced part found on disk is
+    /// committed, still being written, or superseded.
+    pub async fn batch_tokens(&self, job_id: &str, batches: &[u64]) -> Result<Vec<BatchToken>> {
+        let op = "read the tokens of";
+        let target = format!("job {job_id}");
+        let numbers: Vec<i64> = batches.iter().map(|&b| b as i64).collect();
+        let call = self.call(op, &target).await?;
+        let rows = call
+            .query(
+                "SELECT batch, token, state IN ('done', 'failed'),
+                        state IN ('pending', 'running', 'failing')
+                 FROM claims_aggregator.batches
+                 WHERE job_id = $1 AND batch = ANY($2)
+                 ORDER BY batch",
+                &[&job_id, &numbers],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| BatchToken {
+                batch: unsigned(row.get(0)),
+                token: unsigned(row.get(1)),
+                committed: row.get(2),
+                open: row.get(3),
+            })
+            .collect())
     }
 
     /// The completed batches of a job with the token that completed each, by

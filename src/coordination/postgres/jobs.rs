@@ -5,6 +5,7 @@ use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 
 use super::aggregator::AggregatorLease;
+use super::batches::BatchTally;
 use super::spec::{JobOptions, JobSpec};
 use super::{db_error, refused, unsigned, PgCoordinator};
 use crate::error::{Error, Result};
@@ -106,6 +107,8 @@ pub struct JobRecord {
     pub beneficiaries: u64,
     /// Its batches by state.
     pub batches: BatchCounts,
+    /// What its completed batches counted, summed.
+    pub tally: BatchTally,
     /// When it was submitted (the database's clock).
     pub submitted_at: OffsetDateTime,
     /// When it finished, if it did.
@@ -289,7 +292,9 @@ impl PgCoordinator {
                         count(b.batch) FILTER (WHERE b.state = 'failing'),
                         count(b.batch) FILTER (WHERE b.state = 'done'),
                         count(b.batch) FILTER (WHERE b.state = 'failed'),
-                        count(b.batch) FILTER (WHERE b.state = 'cancelled')
+                        count(b.batch) FILTER (WHERE b.state = 'cancelled'),
+                        coalesce(sum(b.processed), 0)::bigint, coalesce(sum(b.errored), 0)::bigint,
+                        coalesce(sum(b.eobs), 0)::bigint, coalesce(sum(b.bytes), 0)::bigint
                  FROM claims_aggregator.jobs j
                  LEFT JOIN claims_aggregator.batches b ON b.job_id = j.id
                  WHERE j.id = $1
@@ -299,6 +304,48 @@ impl PgCoordinator {
             .await?
             .ok_or_else(|| refused(op, target.clone(), "no such job"))?;
         job_record(&row).map_err(|e| db_error(op, target, e))
+    }
+
+    /// The ids of the running jobs, in submission order: the aggregator roles a
+    /// worker may take.
+    pub async fn running_jobs(&self) -> Result<Vec<String>> {
+        let op = "list the running jobs of";
+        let target = self.target.clone();
+        let call = self.call(op, &target).await?;
+        let rows = call
+            .query(
+                "SELECT id FROM claims_aggregator.jobs WHERE state = 'running' ORDER BY seq",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Stops the job's open batches, under the aggregator lease, when it is
+    /// going to fail (too many beneficiaries failed): no batch is claimed
+    /// again, the holders' next renewals answer `false`, and the job stays
+    /// running until its aggregator has combined what was done and
+    /// [`finish`](Self::finish)es it. `false` when the lease was taken over.
+    pub async fn stop_batches(&self, lease: &AggregatorLease) -> Result<bool> {
+        let op = "stop the batches of";
+        let target = format!("job {}", lease.job_id);
+        let err = |e| db_error(op, target.clone(), e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(err)?;
+        let held = tx
+            .query_opt(
+                "SELECT 1 FROM claims_aggregator.aggregator_leases
+                 WHERE job_id = $1 AND token = $2 FOR SHARE",
+                &[&lease.job_id, &(lease.token as i64)],
+            )
+            .await
+            .map_err(err)?
+            .is_some();
+        if held {
+            cancel_open_batches(&tx, &lease.job_id).await.map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(held)
     }
 
     /// Requests a cancel: sets the job's cancel flag and turns its open batches
@@ -468,6 +515,12 @@ fn job_record(row: &Row) -> Result<JobRecord, tokio_postgres::Error> {
             done: count(14)?,
             failed: count(15)?,
             cancelled: count(16)?,
+        },
+        tally: BatchTally {
+            processed: count(17)?,
+            errored: count(18)?,
+            eobs: count(19)?,
+            bytes: count(20)?,
         },
     })
 }

@@ -32,6 +32,7 @@ mod aggregator;
 mod batches;
 mod conninfo;
 mod jobs;
+mod retry;
 mod schema;
 mod spec;
 
@@ -44,8 +45,9 @@ use tokio_postgres::{NoTls, Row, Statement};
 use crate::error::{Error, Result};
 
 pub use aggregator::{AggregatorLease, OutputRecord};
-pub use batches::{BatchClaim, ClaimKind, CommittedPart};
+pub use batches::{BatchClaim, BatchTally, BatchToken, ClaimKind, ClaimState, CommittedPart};
 pub use jobs::{BatchCounts, JobEnd, JobRecord, JobState, Submitted};
+pub use retry::until_answered;
 pub use schema::SCHEMA_VERSION;
 pub use spec::{JobOptions, JobSpec, DEFAULT_MAX_ATTEMPTS};
 
@@ -209,6 +211,52 @@ fn db_error(op: &'static str, target: impl Into<String>, e: tokio_postgres::Erro
         op,
         target: target.into(),
         source: Box::new(e),
+    }
+}
+
+/// Whether `error` is the database being away — unreachable, restarting,
+/// shutting down, a connection lost mid-call, no pooled connection in time —
+/// rather than a refusal or a bad request: a worker then waits and tries
+/// again instead of giving up.
+pub fn is_transient(error: &Error) -> bool {
+    let Error::Database { source, .. } = error else {
+        return false;
+    };
+    if let Some(e) = source.downcast_ref::<tokio_postgres::Error>() {
+        return pg_error_is_transient(e);
+    }
+    if let Some(e) = source.downcast_ref::<PoolError>() {
+        return match e {
+            PoolError::Backend(e) => pg_error_is_transient(e),
+            PoolError::Timeout(_) => true,
+            _ => false,
+        };
+    }
+    false
+}
+
+fn pg_error_is_transient(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // Connection exceptions (class 08), and a server shutting down,
+        // starting up or crashed (57P01–57P03).
+        Some(code) => {
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                ]
+                .contains(code)
+        }
+        // No SQLSTATE: the socket failed (refused, reset, timed out).
+        None => {
+            std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+                || e.to_string().contains("timeout")
+        }
     }
 }
 

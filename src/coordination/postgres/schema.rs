@@ -10,7 +10,7 @@ use super::{db_error, refused, PgCoordinator};
 use crate::error::Result;
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Key of the advisory lock held while migrating: any constant that no other
 /// application in the same database uses (advisory locks are per database).
@@ -19,7 +19,7 @@ const MIGRATION_LOCK: i64 = 0x636c_6169_6d61_6767;
 
 /// The migrations, in order: version, SQL. Never edit one that shipped; add
 /// the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2)];
 
 const V1: &str = "
 CREATE TABLE claims_aggregator.jobs (
@@ -80,6 +80,18 @@ CREATE TABLE claims_aggregator.outputs (
     recorded_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (job_id, name)
 );
+";
+
+/// What each completed batch counted, for the job's progress and its failure
+/// threshold; and the running jobs, which workers poll for aggregator roles.
+const V2: &str = "
+ALTER TABLE claims_aggregator.batches
+    ADD COLUMN processed bigint NOT NULL DEFAULT 0 CHECK (processed >= 0),
+    ADD COLUMN errored   bigint NOT NULL DEFAULT 0 CHECK (errored >= 0),
+    ADD COLUMN eobs      bigint NOT NULL DEFAULT 0 CHECK (eobs >= 0),
+    ADD COLUMN bytes     bigint NOT NULL DEFAULT 0 CHECK (bytes >= 0);
+
+CREATE INDEX jobs_running ON claims_aggregator.jobs (seq) WHERE state = 'running';
 ";
 
 impl PgCoordinator {

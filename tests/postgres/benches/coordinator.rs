@@ -15,7 +15,7 @@ mod pg;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use claims_aggregator::coordination::postgres::{JobSpec, PgCoordinator};
+use claims_aggregator::coordination::postgres::{BatchTally, JobSpec, PgCoordinator};
 
 /// Leases that must not expire during the run.
 const LONG_LEASE: Duration = Duration::from_secs(600);
@@ -81,7 +81,7 @@ async fn claim_latency() {
                         };
                         let claimed = started.elapsed();
                         let t = Instant::now();
-                        assert!(c.complete(&claim).await.unwrap());
+                        assert!(c.complete(&claim, &BatchTally::default()).await.unwrap());
                         samples.push((started, claimed, t.elapsed()));
                     }
                     samples

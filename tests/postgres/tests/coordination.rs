@@ -11,8 +11,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use claims_aggregator::coordination::postgres::{
-    ClaimKind, CommittedPart, JobEnd, JobSpec, JobState, OutputRecord, PgCoordinator, Submitted,
-    SCHEMA_VERSION,
+    BatchTally, ClaimKind, CommittedPart, JobEnd, JobSpec, JobState, OutputRecord, PgCoordinator,
+    Submitted, SCHEMA_VERSION,
 };
 use claims_aggregator::{Error, FileKind};
 
@@ -89,7 +89,10 @@ async fn migrations_run_twice_and_concurrently() {
         let _ = connection.await;
     });
     let versions: Vec<i32> = client
-        .query("SELECT version FROM claims_aggregator.schema_version", &[])
+        .query(
+            "SELECT version FROM claims_aggregator.schema_version ORDER BY version",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -97,7 +100,7 @@ async fn migrations_run_twice_and_concurrently() {
         .collect();
     assert_eq!(
         versions,
-        vec![SCHEMA_VERSION],
+        (1..=SCHEMA_VERSION).collect::<Vec<_>>(),
         "each migration applied once"
     );
 
@@ -184,7 +187,10 @@ async fn concurrent_claimers_never_share_a_batch() {
                     start.wait();
                     let mut claimed = Vec::new();
                     while let Some(claim) = c.claim(&worker, LONG_LEASE).await.unwrap() {
-                        assert!(c.complete(&claim).await.unwrap(), "{claim:?}");
+                        assert!(
+                            c.complete(&claim, &BatchTally::default()).await.unwrap(),
+                            "{claim:?}"
+                        );
                         claimed.push((claim.job_id, claim.batch, claim.token, worker.clone()));
                     }
                     claimed
@@ -250,11 +256,20 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_fenced() {
         !c.renew(&old, SHORT_LEASE).await.unwrap(),
         "old renew refused"
     );
-    assert!(!c.complete(&old).await.unwrap(), "old complete refused");
+    assert!(
+        !c.complete(&old, &BatchTally::default()).await.unwrap(),
+        "old complete refused"
+    );
     assert!(c.renew(&new, LONG_LEASE).await.unwrap());
-    assert!(c.complete(&new).await.unwrap());
-    assert!(!c.complete(&new).await.unwrap(), "completes once");
-    assert!(!c.complete(&old).await.unwrap(), "still refused");
+    assert!(c.complete(&new, &BatchTally::default()).await.unwrap());
+    assert!(
+        !c.complete(&new, &BatchTally::default()).await.unwrap(),
+        "completes once"
+    );
+    assert!(
+        !c.complete(&old, &BatchTally::default()).await.unwrap(),
+        "still refused"
+    );
     assert_eq!(
         c.committed_parts("J1").await.unwrap(),
         vec![CommittedPart {
@@ -281,7 +296,10 @@ async fn cancel_ends_renewals_and_claims() {
         !c.renew(&held, LONG_LEASE).await.unwrap(),
         "renew after cancel"
     );
-    assert!(!c.complete(&held).await.unwrap(), "complete after cancel");
+    assert!(
+        !c.complete(&held, &BatchTally::default()).await.unwrap(),
+        "complete after cancel"
+    );
     assert!(
         c.claim("w2", LONG_LEASE).await.unwrap().is_none(),
         "nothing to claim"
@@ -339,8 +357,8 @@ async fn a_batch_past_its_attempts_is_handed_out_failed() {
     // Its writer may die too: the failed batch is handed out again, failed.
     let fourth = claim_when_expired(&c, "w4", LONG_LEASE).await;
     assert_eq!((fourth.token, fourth.kind), (4, ClaimKind::Failed));
-    assert!(!c.complete(&third).await.unwrap());
-    assert!(c.complete(&fourth).await.unwrap());
+    assert!(!c.complete(&third, &BatchTally::default()).await.unwrap());
+    assert!(c.complete(&fourth, &BatchTally::default()).await.unwrap());
     assert_eq!(
         c.committed_parts("J1").await.unwrap(),
         vec![CommittedPart {
@@ -439,7 +457,7 @@ async fn the_aggregator_lease_is_exclusive_and_fenced() {
     let err = c.finish(&b, &JobEnd::Completed).await.unwrap_err();
     assert!(err.to_string().contains("1 batches are not done"), "{err}");
     let claim = c.claim("w", LONG_LEASE).await.unwrap().unwrap();
-    assert!(c.complete(&claim).await.unwrap());
+    assert!(c.complete(&claim, &BatchTally::default()).await.unwrap());
     assert!(c.finish(&b, &JobEnd::Completed).await.unwrap());
     assert!(!c.finish(&b, &JobEnd::Completed).await.unwrap(), "once");
     assert_eq!(c.status("J1").await.unwrap().state, JobState::Completed);
