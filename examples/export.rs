@@ -36,6 +36,10 @@ use job_args::JobArgs;
 #[path = "export/source_args.rs"]
 mod source_args;
 
+#[cfg(feature = "postgres")]
+#[path = "export/db.rs"]
+mod db;
+
 use source_args::SourceArgs;
 
 #[derive(Debug, Parser)]
@@ -64,14 +68,18 @@ struct Args {
     /// Print the JobReport as JSON on stdout.
     #[arg(long)]
     json: bool,
+    #[cfg(feature = "postgres")]
+    #[command(flatten)]
+    db: db::DbArgs,
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
     match actix::System::new().block_on(run(args)) {
-        Ok(report) if report.status.is_completed() => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::FAILURE,
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(report)) if report.status.is_completed() => ExitCode::SUCCESS,
+        Ok(Some(_)) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -79,7 +87,20 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
+/// Runs the job here, or with `--db` through the coordination database;
+/// `None` when nothing was followed to its end (`--detach`, `--cancel`).
+async fn run(args: Args) -> Result<Option<JobReport>, Box<dyn std::error::Error>> {
+    #[cfg(feature = "postgres")]
+    if let Some(conninfo) = &args.db.db {
+        let Some(report) = db::run(&args, conninfo).await? else {
+            return Ok(None);
+        };
+        print_table(&report, &db::job_dir(&args));
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        return Ok(Some(report));
+    }
     args.job.ensure_root()?;
     let config = args
         .job
@@ -112,7 +133,7 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// Shows the job's progress events: a live bar on a terminal, otherwise a

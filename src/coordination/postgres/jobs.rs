@@ -9,6 +9,8 @@ use super::batches::BatchTally;
 use super::spec::{JobOptions, JobSpec};
 use super::{db_error, refused, unsigned, PgCoordinator};
 use crate::error::{Error, Result};
+use crate::report::{JobOutput, JobReport, JobStatus, Progress, Timings};
+use crate::store::layout::FileKind;
 
 /// Beneficiary ids sent in one insert statement at most.
 const IDS_PER_STATEMENT: usize = 10_000;
@@ -113,6 +115,28 @@ pub struct JobRecord {
     pub submitted_at: OffsetDateTime,
     /// When it finished, if it did.
     pub finished_at: Option<OffsetDateTime>,
+}
+
+impl JobRecord {
+    /// The job's counters as one process counts them, `outputs` made so far.
+    pub fn progress(&self, outputs: u64) -> Progress {
+        let t = &self.tally;
+        let b = &self.batches;
+        let queued_batches = b.running + b.failing + b.done + b.failed;
+        Progress {
+            patients_expected: self.beneficiaries,
+            patient_requests_queued: (queued_batches * self.batch_size as u64)
+                .min(self.beneficiaries),
+            patient_requests_processed: t.processed,
+            patient_requests_errored: t.errored,
+            eobs_fetched: t.eobs,
+            eobs_written: t.eobs,
+            bytes_written: t.bytes,
+            parts_finished: b.done + b.failed,
+            aggregations: outputs,
+            ..Progress::default()
+        }
+    }
 }
 
 /// What [`PgCoordinator::submit_or_resume`] did.
@@ -304,6 +328,56 @@ impl PgCoordinator {
             .await?
             .ok_or_else(|| refused(op, target.clone(), "no such job"))?;
         job_record(&row).map_err(|e| db_error(op, target, e))
+    }
+
+    /// The job's report as one process would give it, from the database: its
+    /// state, counters and outputs (data first, by name). A running job
+    /// reports [`JobStatus::Failed`] only once it has ended: ask
+    /// [`status`](Self::status) first.
+    pub async fn report(&self, job_id: &str) -> Result<JobReport> {
+        let record = self.status(job_id).await?;
+        let mut outputs: Vec<JobOutput> = self
+            .outputs(job_id)
+            .await?
+            .into_iter()
+            .map(|o| JobOutput {
+                file: o.name,
+                kind: o.kind,
+                bytes: o.bytes,
+                records: o.records,
+                sha256: o.sha256,
+                compressed_bytes: None,
+            })
+            .collect();
+        outputs.sort_by_key(|o| (o.kind != FileKind::Data, o.file.clone()));
+        let status = match record.state {
+            JobState::Completed | JobState::Running => JobStatus::Completed,
+            JobState::Cancelled => JobStatus::Cancelled,
+            JobState::Failed => JobStatus::Failed(
+                record
+                    .failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "failed".to_owned()),
+            ),
+        };
+        let total = record
+            .finished_at
+            .map(|end| (end - record.submitted_at).whole_milliseconds().max(0) as u64)
+            .unwrap_or(0);
+        Ok(JobReport {
+            job_id: record.job_id.clone(),
+            contract: record.contract.clone(),
+            status,
+            completed_earlier: false,
+            aggregations: outputs.len() as u64,
+            progress: record.progress(outputs.len() as u64),
+            outputs,
+            stray_files: Vec::new(),
+            timings_ms: Timings {
+                total,
+                ..Timings::default()
+            },
+        })
     }
 
     /// The ids of the running jobs, in submission order: the aggregator roles a
