@@ -7,6 +7,7 @@ use claims_aggregator::Error;
 /// example programs take from their command line.
 const FLAGS: &[(&str, &str)] = &[
     ("root", "--root"),
+    ("db", "--db"),
     ("job_id", "--job-id"),
     ("contract", "--contract"),
     ("max_mb", "--max-mb"),

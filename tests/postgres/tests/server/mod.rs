@@ -257,3 +257,102 @@ rm -rf "$2""#;
         .stderr(Stdio::null())
         .spawn();
 }
+
+/// A server of one test's own, which it may stop and start again (a restart
+/// in the middle of a job); stopped and removed when dropped.
+pub struct PrivateServer {
+    dir: PathBuf,
+    bin: PathBuf,
+    as_root: bool,
+    port: u16,
+}
+
+impl PrivateServer {
+    /// A new server on a free loopback port, started.
+    pub fn start() -> PrivateServer {
+        let bin = find_bin_dir().expect("PostgreSQL's server programs");
+        let as_root = unsafe { libc::geteuid() } == 0;
+        let dir = tempfile::Builder::new()
+            .prefix("claims-aggregator-pg-private-")
+            .tempdir()
+            .expect("a temp dir")
+            .keep();
+        if as_root {
+            let status = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&dir)
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown postgres {}", dir.display());
+        }
+        let mut initdb = as_postgres(as_root, &bin.join("initdb"));
+        initdb.arg("-D").arg(dir.join("data")).args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
+        run(initdb, "initdb").unwrap();
+        spawn_watchdog(&dir);
+        let server = PrivateServer {
+            dir,
+            bin,
+            as_root,
+            port: free_port().expect("a free port"),
+        };
+        server.start_again();
+        server
+    }
+
+    /// Its connection string.
+    pub fn conninfo(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            self.port
+        )
+    }
+
+    /// Stops it at once, as a crash or a failover would (`pg_ctl stop -m
+    /// immediate`): connections are cut, nothing is flushed.
+    pub fn stop(&self) {
+        let mut pg_ctl = as_postgres(self.as_root, &self.bin.join("pg_ctl"));
+        pg_ctl
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"]);
+        run(pg_ctl, "pg_ctl stop").unwrap();
+    }
+
+    /// Starts it (again) on its port, and waits until it takes connections.
+    pub fn start_again(&self) {
+        let mut pg_ctl = as_postgres(self.as_root, &self.bin.join("pg_ctl"));
+        pg_ctl
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "60", "-o"])
+            // Durable commits, as the coordination needs: an immediate stop is a
+            // crash of the server, which must not lose a committed batch. (fsync
+            // stays off: the machine does not crash in a test.)
+            .arg(format!(
+                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
+                 -c synchronous_commit=on -c max_connections=200",
+                self.port,
+                self.dir.display()
+            ))
+            .arg("start");
+        run(pg_ctl, "pg_ctl start").unwrap();
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        stop_postmaster(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
