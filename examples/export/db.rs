@@ -14,7 +14,7 @@ use claims_aggregator::{Error, JobReport};
 use super::Args;
 
 /// How often the job's state is read while it runs.
-const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 /// The coordination options of `export`.
 #[derive(Debug, Clone, clap::Args)]

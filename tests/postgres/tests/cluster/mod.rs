@@ -116,6 +116,15 @@ impl WorkerProcess {
         );
     }
 
+    /// Waits until it has connected and started working.
+    pub async fn ready(&self) {
+        let what = format!("worker {} to start", self.name);
+        wait_for(&what, Duration::from_secs(60), || async {
+            self.log().contains("working on").then_some(())
+        })
+        .await
+    }
+
     /// What it logged so far.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
