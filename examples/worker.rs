@@ -24,8 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
-use claims_aggregator::coordination::postgres::{until_answered, JobRecord, PgCoordinator};
+use claims_aggregator::coordination::postgres::{is_transient, PgCoordinator};
 use claims_aggregator::coordination::worker::{SourceFor, StopWorker, Worker, WorkerConfig};
+use claims_aggregator::coordination::{until_answered, JobRecord};
 use claims_aggregator::Error;
 use clap::Parser;
 
@@ -134,12 +135,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     let never = AtomicBool::new(false);
-    let db = until_answered("connect to the coordination database", &never, || {
-        PgCoordinator::connect(&args.db)
-    })
+    let db = until_answered(
+        "connect to the coordination database",
+        &never,
+        is_transient,
+        || PgCoordinator::connect(&args.db),
+    )
     .await
     .map_err(|e| flags::in_flag_terms(e, false))?;
-    let worker = Worker::new(db, config, sources)?.start();
+    let worker = Worker::new(Arc::new(db), config, sources)?.start();
 
     wait_for_stop().await;
     eprintln!("stopping: finishing the batches in hand (Ctrl-C again to exit now)");

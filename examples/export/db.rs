@@ -6,8 +6,9 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use claims_aggregator::coordination::postgres::{
-    until_answered, JobOptions, JobSpec, JobState, PgCoordinator, Submitted, DEFAULT_MAX_ATTEMPTS,
+use claims_aggregator::coordination::postgres::{is_transient, PgCoordinator};
+use claims_aggregator::coordination::{
+    until_answered, JobOptions, JobSpec, JobState, Submitted, DEFAULT_MAX_ATTEMPTS,
 };
 use claims_aggregator::{Error, JobReport};
 
@@ -49,13 +50,17 @@ pub async fn run(
         return Err("--parts-only does not go with --db: workers aggregate".into());
     }
     let never = AtomicBool::new(false);
-    let db = until_answered("connect to the coordination database", &never, || {
-        PgCoordinator::connect(conninfo)
-    })
+    let db = until_answered(
+        "connect to the coordination database",
+        &never,
+        is_transient,
+        || PgCoordinator::connect(conninfo),
+    )
     .await
     .map_err(|e| super::flags::in_flag_terms(e, false))?;
     if args.db.cancel {
-        let running = until_answered("cancel", &never, || db.cancel(&args.job_id)).await?;
+        let running =
+            until_answered("cancel", &never, is_transient, || db.cancel(&args.job_id)).await?;
         if running {
             eprintln!(
                 "job {}: cancel requested; its workers stop and clean up",
@@ -158,16 +163,20 @@ async fn follow(db: &PgCoordinator, job_id: &str) -> Result<JobReport, Box<dyn s
     let mut last_line: Option<Instant> = None;
     loop {
         if interrupted.load(std::sync::atomic::Ordering::Relaxed) && !cancelled {
-            until_answered("cancel", &never, || db.cancel(job_id)).await?;
+            until_answered("cancel", &never, is_transient, || db.cancel(job_id)).await?;
             cancelled = true;
         }
-        let record = until_answered("read the job", &never, || db.status(job_id)).await?;
+        let record =
+            until_answered("read the job", &never, is_transient, || db.status(job_id)).await?;
         if record.state != JobState::Running {
             break;
         }
         if last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
             last_line = Some(Instant::now());
-            let outputs = until_answered("list the outputs", &never, || db.outputs(job_id)).await?;
+            let outputs = until_answered("list the outputs", &never, is_transient, || {
+                db.outputs(job_id)
+            })
+            .await?;
             let b = &record.batches;
             eprintln!(
                 "{}; batches: {} done, {} running, {} waiting",
@@ -179,7 +188,10 @@ async fn follow(db: &PgCoordinator, job_id: &str) -> Result<JobReport, Box<dyn s
         }
         actix_rt::time::sleep(FOLLOW_EVERY).await;
     }
-    Ok(until_answered("read the report", &never, || db.report(job_id)).await?)
+    Ok(until_answered("read the report", &never, is_transient, || {
+        db.report(job_id)
+    })
+    .await?)
 }
 
 /// The job directory a report names.

@@ -25,10 +25,23 @@
 //! batches) and its one user (the worker actor) do not exist yet, and a trait
 //! shaped by one implementation would be a guess.
 
+mod claim;
+pub mod coordinator;
 mod fenced_part;
+mod job;
+mod lease;
+mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(feature = "postgres")]
+mod retry;
 pub mod worker;
 
+pub use claim::{BatchClaim, BatchTally, BatchToken, ClaimKind, ClaimState, CommittedPart};
+pub use coordinator::Coordinator;
 pub use fenced_part::FencedPart;
+pub use job::{
+    BatchCounts, JobEnd, JobOptions, JobRecord, JobSpec, JobState, Submitted, DEFAULT_MAX_ATTEMPTS,
+};
+pub use lease::{AggregatorLease, OutputRecord};
+pub use memory::MemoryCoordinator;
+pub use retry::until_answered;

@@ -80,7 +80,6 @@ mod files;
 mod plan;
 mod pool;
 
-#[cfg(feature = "postgres")]
 pub(crate) use files::{list_outputs, remove_streaming, remove_working_files};
 use plan::{AfterLoss, Batch, BatchPlan, Pulled};
 use pool::{start_arbiter, FetcherPool};

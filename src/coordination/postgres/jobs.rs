@@ -1,162 +1,18 @@
 //! Jobs: submit (beneficiaries split into batch rows), cancel, status, finish.
 
-use time::OffsetDateTime;
 use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 
-use super::aggregator::AggregatorLease;
-use super::batches::BatchTally;
-use super::spec::{JobOptions, JobSpec};
 use super::{db_error, refused, unsigned, PgCoordinator};
+use crate::coordination::{
+    AggregatorLease, BatchCounts, BatchTally, JobEnd, JobOptions, JobRecord, JobSpec, JobState,
+    Submitted,
+};
 use crate::error::{Error, Result};
-use crate::report::{JobOutput, JobReport, JobStatus, Progress, Timings};
-use crate::store::layout::FileKind;
+use crate::report::JobReport;
 
 /// Beneficiary ids sent in one insert statement at most.
 const IDS_PER_STATEMENT: usize = 10_000;
-
-/// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    /// Batches are being fetched, or outputs made (a cancel may be requested).
-    Running,
-    /// Finished: every batch done or failed, every output made.
-    Completed,
-    /// Finished with a failure (its reason is in the record).
-    Failed,
-    /// Cancelled and cleaned up.
-    Cancelled,
-}
-
-impl JobState {
-    fn as_str(self) -> &'static str {
-        match self {
-            JobState::Running => "running",
-            JobState::Completed => "completed",
-            JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(text: &str) -> JobState {
-        match text {
-            "completed" => JobState::Completed,
-            "failed" => JobState::Failed,
-            "cancelled" => JobState::Cancelled,
-            _ => JobState::Running,
-        }
-    }
-}
-
-/// How a job ends ([`PgCoordinator::finish`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobEnd {
-    /// Every batch is done or failed and every output recorded.
-    Completed,
-    /// It failed; open batches are cancelled.
-    Failed {
-        /// Why, as the report says it.
-        reason: String,
-    },
-    /// It was cancelled and cleaned up; open batches are cancelled.
-    Cancelled,
-}
-
-/// The batches of a job by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BatchCounts {
-    /// Never claimed.
-    pub pending: u64,
-    /// Claimed and being fetched (the lease may have expired unnoticed).
-    pub running: u64,
-    /// Claimed past their attempts: being written as failures.
-    pub failing: u64,
-    /// Completed: their parts are committed.
-    pub done: u64,
-    /// Completed as failures (one `OperationOutcome` per beneficiary).
-    pub failed: u64,
-    /// Left when the job was cancelled or failed.
-    pub cancelled: u64,
-}
-
-impl BatchCounts {
-    /// Every batch of the job.
-    pub fn total(&self) -> u64 {
-        self.pending + self.running + self.failing + self.done + self.failed + self.cancelled
-    }
-}
-
-/// A job as the database holds it, with its progress.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobRecord {
-    /// The job id.
-    pub job_id: String,
-    /// The contract.
-    pub contract: String,
-    /// What it exports.
-    pub options: JobOptions,
-    /// Where it stands.
-    pub state: JobState,
-    /// Whether a cancel was requested (workers stop at their next renewal).
-    pub cancel_requested: bool,
-    /// Why it failed, when it did.
-    pub failure_reason: Option<String>,
-    /// Beneficiaries per batch.
-    pub batch_size: usize,
-    /// Claims of one batch before it is handed out as failed.
-    pub max_attempts: u32,
-    /// Beneficiaries submitted.
-    pub beneficiaries: u64,
-    /// Its batches by state.
-    pub batches: BatchCounts,
-    /// What its completed batches counted, summed.
-    pub tally: BatchTally,
-    /// When it was submitted (the database's clock).
-    pub submitted_at: OffsetDateTime,
-    /// When it finished, if it did.
-    pub finished_at: Option<OffsetDateTime>,
-}
-
-impl JobRecord {
-    /// The job's counters as one process counts them, `outputs` made so far.
-    pub fn progress(&self, outputs: u64) -> Progress {
-        let t = &self.tally;
-        let b = &self.batches;
-        let queued_batches = b.running + b.failing + b.done + b.failed;
-        Progress {
-            patients_expected: self.beneficiaries,
-            patient_requests_queued: (queued_batches * self.batch_size as u64)
-                .min(self.beneficiaries),
-            patient_requests_processed: t.processed,
-            patient_requests_errored: t.errored,
-            eobs_fetched: t.eobs,
-            eobs_written: t.eobs,
-            bytes_written: t.bytes,
-            parts_finished: b.done + b.failed,
-            aggregations: outputs,
-            ..Progress::default()
-        }
-    }
-}
-
-/// What [`PgCoordinator::submit_or_resume`] did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Submitted {
-    /// The job is new: its batches were inserted.
-    Created(JobRecord),
-    /// The job was there with the same contract, options and batch size; it
-    /// is left as it is.
-    Resumed(JobRecord),
-}
-
-impl Submitted {
-    /// The job as it is now.
-    pub fn record(&self) -> &JobRecord {
-        match self {
-            Submitted::Created(r) | Submitted::Resumed(r) => r,
-        }
-    }
-}
 
 impl PgCoordinator {
     /// Submits a job: one row for it, one per `batch_size` beneficiaries (batches
@@ -331,53 +187,11 @@ impl PgCoordinator {
     }
 
     /// The job's report as one process would give it, from the database: its
-    /// state, counters and outputs (data first, by name). A running job
-    /// reports [`JobStatus::Failed`] only once it has ended: ask
-    /// [`status`](Self::status) first.
+    /// state, counters and outputs (see [`JobRecord::report`]).
     pub async fn report(&self, job_id: &str) -> Result<JobReport> {
         let record = self.status(job_id).await?;
-        let mut outputs: Vec<JobOutput> = self
-            .outputs(job_id)
-            .await?
-            .into_iter()
-            .map(|o| JobOutput {
-                file: o.name,
-                kind: o.kind,
-                bytes: o.bytes,
-                records: o.records,
-                sha256: o.sha256,
-                compressed_bytes: None,
-            })
-            .collect();
-        outputs.sort_by_key(|o| (o.kind != FileKind::Data, o.file.clone()));
-        let status = match record.state {
-            JobState::Completed | JobState::Running => JobStatus::Completed,
-            JobState::Cancelled => JobStatus::Cancelled,
-            JobState::Failed => JobStatus::Failed(
-                record
-                    .failure_reason
-                    .clone()
-                    .unwrap_or_else(|| "failed".to_owned()),
-            ),
-        };
-        let total = record
-            .finished_at
-            .map(|end| (end - record.submitted_at).whole_milliseconds().max(0) as u64)
-            .unwrap_or(0);
-        Ok(JobReport {
-            job_id: record.job_id.clone(),
-            contract: record.contract.clone(),
-            status,
-            completed_earlier: false,
-            aggregations: outputs.len() as u64,
-            progress: record.progress(outputs.len() as u64),
-            outputs,
-            stray_files: Vec::new(),
-            timings_ms: Timings {
-                total,
-                ..Timings::default()
-            },
-        })
+        let outputs = self.outputs(job_id).await?;
+        Ok(record.report(outputs))
     }
 
     /// The ids of the running jobs, in submission order: the aggregator roles a
@@ -538,31 +352,10 @@ async fn cancel_open_batches(
 
 /// The existing job, if it matches what is submitted again.
 fn check_resumable(spec: &JobSpec, existing: JobRecord, target: &str) -> Result<JobRecord> {
-    let differs = |what: &str, was: String, now: String| {
-        Err(refused(
-            "resume",
-            target.to_owned(),
-            format!("it was submitted with {what} {was}, not {now}"),
-        ))
-    };
-    if existing.contract != spec.contract {
-        return differs("contract", existing.contract, spec.contract.clone());
+    match spec.differs_from(&existing) {
+        Some(reason) => Err(refused("resume", target.to_owned(), reason)),
+        None => Ok(existing),
     }
-    if existing.batch_size != spec.batch_size {
-        return differs(
-            "batch size",
-            existing.batch_size.to_string(),
-            spec.batch_size.to_string(),
-        );
-    }
-    if existing.options != spec.options {
-        return differs(
-            "options",
-            format!("{:?}", existing.options),
-            format!("{:?}", spec.options),
-        );
-    }
-    Ok(existing)
 }
 
 fn job_record(row: &Row) -> Result<JobRecord, tokio_postgres::Error> {

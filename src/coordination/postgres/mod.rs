@@ -31,10 +31,9 @@
 mod aggregator;
 mod batches;
 mod conninfo;
+mod coordinator;
 mod jobs;
-mod retry;
 mod schema;
-mod spec;
 
 use std::time::Duration;
 
@@ -44,12 +43,7 @@ use tokio_postgres::{NoTls, Row, Statement};
 
 use crate::error::{Error, Result};
 
-pub use aggregator::{AggregatorLease, OutputRecord};
-pub use batches::{BatchClaim, BatchTally, BatchToken, ClaimKind, ClaimState, CommittedPart};
-pub use jobs::{BatchCounts, JobEnd, JobRecord, JobState, Submitted};
-pub use retry::until_answered;
 pub use schema::SCHEMA_VERSION;
-pub use spec::{JobOptions, JobSpec, DEFAULT_MAX_ATTEMPTS};
 
 /// Connections a [`PgCoordinator`] keeps open at most, by default.
 pub const DEFAULT_POOL_SIZE: usize = 8;

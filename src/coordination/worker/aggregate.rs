@@ -27,7 +27,7 @@ use super::files::{self, Verdict};
 use super::{JobHandle, Shared};
 use crate::actors::messages::{AwaitCompletion, Cancel};
 use crate::actors::supervisor::{list_outputs, remove_streaming, remove_working_files};
-use crate::coordination::postgres::{AggregatorLease, JobEnd, JobRecord, OutputRecord};
+use crate::coordination::{AggregatorLease, JobEnd, JobRecord, OutputRecord};
 use crate::error::{Error, Result};
 use crate::report::JobOutput;
 use crate::store::journal;

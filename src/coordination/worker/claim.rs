@@ -22,7 +22,7 @@ use futures::future::{select, Either};
 
 use super::{files, JobHandle, Shared};
 use crate::actors::fetcher::{failed_batch_parts, Fetch};
-use crate::coordination::postgres::{BatchClaim, BatchTally, ClaimKind, ClaimState};
+use crate::coordination::{until_answered, BatchClaim, BatchTally, ClaimKind, ClaimState};
 use crate::error::{Error, Result};
 use crate::report::BatchStats;
 use crate::store::part::{CompletePart, PartWriter};
@@ -202,7 +202,8 @@ async fn keep_renewed(shared: &Shared, claim: &BatchClaim, lost: &AtomicBool) {
 async fn commit(shared: &Shared, claim: &BatchClaim, tally: &BatchTally) -> Result<bool> {
     let never = AtomicBool::new(false);
     let mut tried = false;
-    crate::coordination::postgres::until_answered("complete a batch", &never, || {
+    let transient = |e: &Error| shared.db.is_transient(e);
+    until_answered("complete a batch", &never, transient, || {
         let first = !tried;
         tried = true;
         async move {

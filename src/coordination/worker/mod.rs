@@ -5,7 +5,7 @@
 //! down), doing two things at once:
 //!
 //! - **fetching**: `concurrency` slots each claim a batch of any running job
-//!   ([`PgCoordinator::claim`]), fetch it into parts under fenced names in the
+//!   ([`Coordinator::claim`]), fetch it into parts under fenced names in the
 //!   job's `streaming/`, renew the lease while they do, fsync the parts,
 //!   complete the batch under its token, and only then move the parts into
 //!   `finished/` under the batch's plain name (see [`claim`]). A claim that was
@@ -19,9 +19,13 @@
 //!
 //! The database decides what is done; the files follow it. A part reaches
 //! `finished/` only after its (batch, token) was committed, so the aggregator
-//! combines nothing a fenced-out worker wrote. Every database call waits while
-//! the database is away ([`until_answered`]), so a restart of PostgreSQL
+//! combines nothing a fenced-out worker wrote. Every call to the coordinator
+//! waits while it is away ([`until_answered`]), so a restart of PostgreSQL
 //! pauses the work and nothing more.
+//!
+//! The coordinator is any [`Coordinator`]: `PgCoordinator` for workers on many
+//! machines, [`MemoryCoordinator`](crate::coordination::MemoryCoordinator) for
+//! workers that share one process.
 //!
 //! What the job exports (beneficiaries, `since`, output options) comes from its
 //! record; how to reach the claims source (URL, certificates, the synthetic
@@ -42,7 +46,7 @@ use futures::channel::mpsc;
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::config::{validate_name, JobConfig, DEFAULT_REQUEST_TIMEOUT};
-use crate::coordination::postgres::{until_answered, AggregatorLease, JobRecord, PgCoordinator};
+use crate::coordination::{until_answered, AggregatorLease, Coordinator, JobRecord};
 use crate::error::{Error, Result};
 use crate::source::ClaimsSource;
 use crate::store::layout::JobLayout;
@@ -180,7 +184,11 @@ pub struct Worker {
 impl Worker {
     /// A worker on `db`, fetching from the source `sources` makes for each job.
     /// Refuses a config that cannot work ([`WorkerConfig::validate`]).
-    pub fn new(db: PgCoordinator, config: WorkerConfig, sources: SourceFor) -> Result<Worker> {
+    pub fn new(
+        db: Arc<dyn Coordinator>,
+        config: WorkerConfig,
+        sources: SourceFor,
+    ) -> Result<Worker> {
         config.validate()?;
         Ok(Worker {
             slots_done: None,
@@ -201,7 +209,7 @@ impl Worker {
 
 /// What the worker's tasks share.
 struct Shared {
-    db: PgCoordinator,
+    db: Arc<dyn Coordinator>,
     config: WorkerConfig,
     sources: SourceFor,
     /// The jobs this worker has met, by id, while they run.
@@ -239,7 +247,7 @@ impl Shared {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        until_answered(what, &self.stopping, call).await
+        until_answered(what, &self.stopping, |e| self.db.is_transient(e), call).await
     }
 
     /// The job `job_id` as this worker works on it, its directory readied.
@@ -384,7 +392,7 @@ impl Actor for Worker {
         log::info!(
             "{}: working on {} ({} batches at once, lease {:?}) under {}",
             config.worker_id,
-            self.shared.db.target(),
+            self.shared.db.describe(),
             config.concurrency,
             config.lease,
             config.root.display()

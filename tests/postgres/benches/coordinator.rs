@@ -15,7 +15,8 @@ mod pg;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use claims_aggregator::coordination::postgres::{BatchTally, JobSpec, PgCoordinator};
+use claims_aggregator::coordination::postgres::PgCoordinator;
+use claims_aggregator::coordination::{BatchTally, JobSpec};
 
 /// Leases that must not expire during the run.
 const LONG_LEASE: Duration = Duration::from_secs(600);

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use claims_aggregator::coordination::postgres::{
-    BatchTally, ClaimKind, CommittedPart, JobEnd, JobSpec, JobState, OutputRecord, PgCoordinator,
-    Submitted, SCHEMA_VERSION,
+use claims_aggregator::coordination::postgres::{PgCoordinator, SCHEMA_VERSION};
+use claims_aggregator::coordination::{
+    BatchClaim, BatchTally, ClaimKind, CommittedPart, JobEnd, JobSpec, JobState, OutputRecord,
+    Submitted,
 };
 use claims_aggregator::{Error, FileKind};
 
@@ -43,11 +44,7 @@ fn spec(job: &str, batch_size: usize) -> JobSpec {
 }
 
 /// Claims for `worker` until a claim comes (a lease expires), or panics.
-async fn claim_when_expired(
-    c: &PgCoordinator,
-    worker: &str,
-    lease: Duration,
-) -> claims_aggregator::coordination::postgres::BatchClaim {
+async fn claim_when_expired(c: &PgCoordinator, worker: &str, lease: Duration) -> BatchClaim {
     let start = Instant::now();
     loop {
         if let Some(claim) = c.claim(worker, lease).await.unwrap() {

@@ -13,7 +13,8 @@ mod server;
 use std::path::Path;
 use std::time::Duration;
 
-use claims_aggregator::coordination::postgres::{JobState, PgCoordinator};
+use claims_aggregator::coordination::postgres::PgCoordinator;
+use claims_aggregator::coordination::JobState;
 use cluster::{
     assert_only_outputs, one_at_a_time, record_set, run_export, single_process_record_set, sql,
     text, wait_for, WorkerProcess,

@@ -3,14 +3,15 @@
 //! A worker must outlive a restart of PostgreSQL (a failover, an upgrade, a
 //! crash): its batches' leases are fenced by tokens, not by connections, so
 //! waiting and carrying on is safe. Only errors that say the database is away
-//! ([`is_transient`]) are retried; a refusal or a bad request is answered at
-//! once.
+//! (as its coordinator tells: [`Coordinator::is_transient`]) are retried; a
+//! refusal or a bad request is answered at once.
+//!
+//! [`Coordinator::is_transient`]: super::Coordinator::is_transient
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::is_transient;
 use crate::error::{Error, Result};
 
 /// The first wait before a call is tried again.
@@ -19,15 +20,20 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between two tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Runs `call` until the database answers it: on a transient error (see
-/// [`is_transient`]) it waits, doubling the wait up to [`MAX_BACKOFF`], and
+/// Runs `call` until the database answers it: on an error `transient` says is
+/// the database being away, it waits, doubling the wait up to [`MAX_BACKOFF`], and
 /// tries again, logging once when the database goes away and once when it is
 /// back. Any other error is returned at once; so is [`Error::Cancelled`] once
 /// `stop` is set.
 ///
 /// `call` must be safe to repeat: a reply lost with the connection may hide a
 /// call that did take effect.
-pub async fn until_answered<T, F, Fut>(what: &str, stop: &AtomicBool, mut call: F) -> Result<T>
+pub async fn until_answered<T, F, Fut>(
+    what: &str,
+    stop: &AtomicBool,
+    transient: impl Fn(&Error) -> bool,
+    mut call: F,
+) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -42,7 +48,7 @@ where
                 }
                 return Ok(answer);
             }
-            Err(e) if is_transient(&e) => {
+            Err(e) if transient(&e) => {
                 if !away {
                     log::warn!("{what}: {e}; waiting for the database to come back");
                     away = true;
