@@ -70,8 +70,11 @@
 //!                     (a directory found on disk), untrusted (no link followed)
 //! src/select.rs       which waiting parts make the next output (pure)
 //! src/source/         ClaimsSource; synthetic/ and bfd/ sources
-//! src/coordination/   one job across many processes: fenced part names, and
-//!                     (feature `postgres`) batches, leases and outputs in PostgreSQL
+//! src/coordination/   one job across many processes: the Coordinator trait
+//!                     (memory.rs in process; postgres/ with feature `postgres`),
+//!                     the job, claim and lease types, and worker/: the Worker
+//!                     actor (claim.rs one batch, aggregate.rs the aggregator
+//!                     role, files.rs its blocking file work)
 //! src/fault.rs        fault injection points for the crash and I/O-fault tests
 //! ```
 //!

@@ -65,7 +65,7 @@ pub struct BatchTally {
     pub bytes: u64,
 }
 
-/// Where a claim stands (see [`PgCoordinator::claim_state`]).
+/// Where a claim stands (see [`Coordinator::claim_state`](super::Coordinator::claim_state)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClaimState {
     /// Its token is current and the batch still open.
@@ -76,7 +76,7 @@ pub enum ClaimState {
     Lost,
 }
 
-/// The current claim of a batch (see [`PgCoordinator::batch_tokens`]).
+/// The current claim of a batch (see [`Coordinator::batch_tokens`](super::Coordinator::batch_tokens)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchToken {
     /// The batch number.

@@ -174,7 +174,7 @@ impl JobState {
     }
 }
 
-/// How a job ends ([`PgCoordinator::finish`]).
+/// How a job ends ([`Coordinator::finish`](super::Coordinator::finish)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobEnd {
     /// Every batch is done or failed and every output recorded.

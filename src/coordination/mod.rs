@@ -9,21 +9,29 @@
 //! - a worker **claims** a batch (`SELECT … FOR UPDATE SKIP LOCKED`) on a lease it
 //!   renews while it fetches; every claim increments the batch's **fencing
 //!   token**;
-//! - it writes the batch's parts under names that carry batch and token
-//!   ([`FencedPart`]), and **completes** the batch with
-//!   `UPDATE … WHERE token = $mine`: a worker whose lease was taken over (killed,
-//!   paused, cut off) can never complete, and its parts are never adopted;
+//! - it writes the batch's parts in `streaming/` under names that carry batch
+//!   and token ([`FencedPart`]), fsyncs them, and **completes** the batch with
+//!   `UPDATE … WHERE token = $mine`; only then do the parts move into
+//!   `finished/`. A worker whose lease was taken over (killed, paused, cut off)
+//!   can never complete, and its parts never reach `finished/`;
 //! - one worker per job holds the job's **aggregator lease**, with its own token;
-//!   it adopts only parts whose (batch, token) are committed, and records each
-//!   output in the transaction that checks its token.
+//!   it runs the job's aggregator on the shared directory, adopts committed parts
+//!   a dead worker left in `streaming/` (and deletes the ones nobody will
+//!   commit), and records each output in the statement that checks its token.
 //!
-//! The embedded default (one process, no database) does not use this module.
+//! What is here:
 //!
-//! What is here: [`FencedPart`], and with the `postgres` feature the schema and
-//! the claim, lease and commit operations (`postgres::PgCoordinator`). There is
-//! no `Coordinator` trait yet: its other implementation (today's in-process
-//! batches) and its one user (the worker actor) do not exist yet, and a trait
-//! shaped by one implementation would be a guess.
+//! - the [`Coordinator`] trait — jobs, claims, leases, outputs — with two
+//!   implementations: [`MemoryCoordinator`] (workers of one process) and, with
+//!   the `postgres` feature, `postgres::PgCoordinator`;
+//! - the [`worker::Worker`] actor, which runs on either;
+//! - the types they share: [`JobSpec`] (what a submitter asks for),
+//!   [`JobRecord`] (where a job stands), [`BatchClaim`], [`AggregatorLease`];
+//! - [`until_answered`]: a call repeated while the coordinator is away.
+//!
+//! The embedded default (one process, no database: [`crate::JobSupervisor`])
+//! does not use this module. docs/scale.md tells the deployment, the failures
+//! and the figures.
 
 mod claim;
 pub mod coordinator;

@@ -21,7 +21,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Runs `call` until the database answers it: on an error `transient` says is
-/// the database being away, it waits, doubling the wait up to [`MAX_BACKOFF`], and
+/// the database being away, it waits, doubling the wait up to 2 s, and
 /// tries again, logging once when the database goes away and once when it is
 /// back. Any other error is returned at once; so is [`Error::Cancelled`] once
 /// `stop` is set.

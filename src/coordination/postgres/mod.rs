@@ -19,7 +19,7 @@
 //! `done` (completed by the holder of its current token). A claim whose lease
 //! expired is claimable again, with the token incremented. A batch claimed more
 //! than its job's `max_attempts` times is handed out as `failing`
-//! ([`ClaimKind::Failed`]): the holder writes one `OperationOutcome` per
+//! ([`ClaimKind::Failed`](crate::coordination::ClaimKind::Failed)): the holder writes one `OperationOutcome` per
 //! beneficiary and completes it, and it ends `failed`. Cancelling a job, or
 //! finishing it failed, turns its open batches `cancelled`.
 //!

@@ -8,14 +8,14 @@
 //!   ([`Coordinator::claim`]), fetch it into parts under fenced names in the
 //!   job's `streaming/`, renew the lease while they do, fsync the parts,
 //!   complete the batch under its token, and only then move the parts into
-//!   `finished/` under the batch's plain name (see [`claim`]). A claim that was
+//!   `finished/` under the batch's plain name (see `claim.rs`). A claim that was
 //!   taken over, or whose job was cancelled, drops its parts. A slot with
 //!   nothing to claim waits `poll` and asks again.
 //! - **aggregating**: every `poll` it tries to take the aggregator lease of each
 //!   running job that has no live holder; for a job it holds, it runs today's
 //!   aggregator on the shared job directory in watch mode, records each output
 //!   in the database under the lease's token, adopts committed parts that their
-//!   worker left behind, and ends the job (see [`aggregate`]).
+//!   worker left behind, and ends the job (see `aggregate.rs`).
 //!
 //! The database decides what is done; the files follow it. A part reaches
 //! `finished/` only after its (batch, token) was committed, so the aggregator
