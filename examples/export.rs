@@ -49,6 +49,9 @@ struct Args {
         default_value = "ABC-DEF"
     )]
     job_id: String,
+    /// Contract number: the prefix of output names.
+    #[arg(long, value_name = "ID", help_heading = "Job", default_value = "Z9000")]
+    contract: String,
     #[command(flatten)]
     job: JobArgs,
     #[command(flatten)]
@@ -83,7 +86,7 @@ async fn run(args: Args) -> Result<JobReport, Box<dyn std::error::Error>> {
     args.job.ensure_root()?;
     let config = args
         .job
-        .config(&args.job_id, &args.job.contract)
+        .config(&args.job_id, &args.contract)
         .resume(args.resume)
         .parts_only(args.parts_only)
         .build()
