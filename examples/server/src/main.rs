@@ -48,8 +48,11 @@ fn main() -> ExitCode {
             workers: None,
             signals: true,
         };
-        let (server, base) = service::serve(exports, listen)?;
-        log::info!("listening on {base}");
+        let (server, bound) = service::serve(exports.clone(), listen)?;
+        log::info!(
+            "listening on {bound}; links point to {}",
+            exports.base_url()
+        );
         server.await.map_err(|e| e.to_string())
     });
     match result {

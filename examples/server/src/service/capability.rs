@@ -87,7 +87,7 @@ pub fn capability_statement(exports: &Exports) -> Value {
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
-        "date": "2026-12-01",
+        "date": exports.started(),
         "kind": "instance",
         "instantiates": [BULK_DATA_CAPABILITY],
         "software": { "name": "claims-aggregator server", "version": env!("CARGO_PKG_VERSION") },

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use sha2::{Digest, Sha256};
 
 use super::auth::Caller;
 use super::exports::{Exports, State};
@@ -62,7 +63,11 @@ pub async fn download(
         (output, ignored)
     };
     if let Some(ndjson) = ignored {
-        return HttpResponse::Ok().content_type(NDJSON).body(ndjson);
+        let etag = format!("\"{}\"", hex::encode(Sha256::digest(&ndjson)));
+        return HttpResponse::Ok()
+            .content_type(NDJSON)
+            .insert_header((header::ETAG, etag))
+            .body(ndjson);
     }
     let Some(output) = output else {
         return not_found();

@@ -103,6 +103,8 @@ pub struct Exports {
     pub jobs: Mutex<Jobs>,
     /// The most jobs that ever ran at once.
     peak_running: AtomicUsize,
+    /// When the service started (FHIR instant): the CapabilityStatement's date.
+    started: String,
 }
 
 impl Exports {
@@ -144,6 +146,7 @@ impl Exports {
             base_url: OnceLock::new(),
             jobs: Mutex::new(Jobs::default()),
             peak_running: AtomicUsize::new(0),
+            started: claims_aggregator::manifest::fhir_instant(SystemTime::now()),
         });
         let entries = std::fs::read_dir(&records_dir)
             .map_err(|e| format!("list {}: {e}", records_dir.display()))?;
@@ -210,6 +213,11 @@ impl Exports {
     /// The contract `id`, if served.
     pub fn contract(&self, id: &str) -> Option<&Contract> {
         self.contracts.iter().find(|c| c.id == id)
+    }
+
+    /// When the service started, as a FHIR instant.
+    pub fn started(&self) -> &str {
+        &self.started
     }
 
     /// The most jobs that ever ran at once since the start.

@@ -31,7 +31,8 @@ pub struct Listen {
     pub signals: bool,
 }
 
-/// Binds the service; answers the server (to run) and its base URL.
+/// Binds the service; answers the server (to run) and the URL of the bound
+/// address (which differs from the URLs handed out under `--public-url`).
 pub fn serve(exports: Arc<Exports>, listen: Listen) -> Result<(Server, String), String> {
     let data = web::Data::from(exports.clone());
     let mut server = HttpServer::new(move || App::new().app_data(data.clone()).configure(routes));
@@ -51,9 +52,9 @@ pub fn serve(exports: Arc<Exports>, listen: Listen) -> Result<(Server, String), 
         None => server.bind(&listen.bind),
     }
     .map_err(|e| format!("bind {}: {e}", listen.bind))?;
-    let addr = server.addrs()[0];
-    exports.set_bound_url(format!("{scheme}://{addr}"));
-    Ok((server.run(), exports.base_url().to_owned()))
+    let bound = format!("{scheme}://{}", server.addrs()[0]);
+    exports.set_bound_url(bound.clone());
+    Ok((server.run(), bound))
 }
 
 /// The rustls configuration of a PEM certificate chain and private key.

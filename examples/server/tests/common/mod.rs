@@ -26,15 +26,15 @@ pub fn settings(root: &std::path::Path, extra: &[&str]) -> service::Settings {
     Flags::parse_from(argv).service
 }
 
-/// Starts the service on a free loopback port; returns its base URL.
+/// Starts the service on a free loopback port; returns the URL of that port.
 pub fn serve(exports: Arc<service::Exports>) -> String {
     serve_with(exports, None)
 }
 
 /// Starts the service on a free loopback port, over TLS when given; returns
-/// its base URL.
+/// the URL of that port.
 pub fn serve_with(exports: Arc<service::Exports>, tls: Option<rustls::ServerConfig>) -> String {
-    let (server, base) = service::serve(
+    let (server, bound) = service::serve(
         exports,
         service::Listen {
             bind: "127.0.0.1:0".into(),
@@ -45,7 +45,7 @@ pub fn serve_with(exports: Arc<service::Exports>, tls: Option<rustls::ServerConf
     )
     .unwrap();
     actix_rt::spawn(server);
-    base
+    bound
 }
 
 pub fn client() -> reqwest::Client {
