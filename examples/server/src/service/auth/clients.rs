@@ -110,3 +110,68 @@ fn algorithm_of(jwk: &Jwk) -> Result<Algorithm, String> {
         Some(other) => Err(format!("\"alg\": {other:?} (only ES384 and RS384)")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_json(json: &str) -> Result<HashMap<String, Client>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clients.json");
+        std::fs::write(&path, json).unwrap();
+        load(&path)
+    }
+
+    /// A P-384 or P-256 key's coordinates are not checked at load, only its kind.
+    const EC: &str = r#"{"kty": "EC", "crv": "P-384", "x": "AAAA", "y": "AAAA"}"#;
+
+    #[test]
+    fn es384_and_rs384_keys_are_taken() {
+        let rsa = format!(
+            r#"{{"kty": "RSA", "alg": "RS384", "n": "{}", "e": "AQAB"}}"#,
+            "A".repeat(342)
+        );
+        let clients = load_json(&format!(
+            r#"[{{"client_id": "a", "contracts": ["Z1"], "jwks": {{"keys": [{EC}, {rsa}]}}}}]"#
+        ))
+        .unwrap();
+        let keys: Vec<Algorithm> = clients["a"].keys.iter().map(|(alg, _)| *alg).collect();
+        assert_eq!(keys, [Algorithm::ES384, Algorithm::RS384]);
+        assert_eq!(clients["a"].contracts, ["Z1"]);
+    }
+
+    #[test]
+    fn other_keys_and_bad_files_are_refused_naming_the_client() {
+        let p256 = r#"{"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}"#;
+        let small_rsa = format!(
+            r#"{{"kty": "RSA", "n": "{}", "e": "AQAB"}}"#,
+            "A".repeat(171)
+        );
+        let es256 = r#"{"kty": "EC", "crv": "P-384", "alg": "ES256", "x": "AAAA", "y": "AAAA"}"#;
+        let secret = r#"{"kty": "oct", "k": "c2VjcmV0"}"#;
+        for (key, says) in [
+            (p256, "P256"),
+            (small_rsa.as_str(), "at least 2048"),
+            (es256, "ES256"),
+            (secret, "not an EC P-384 or RSA key"),
+        ] {
+            let error = load_json(&format!(
+                r#"[{{"client_id": "acme", "contracts": [], "jwks": {{"keys": [{key}]}}}}]"#
+            ))
+            .unwrap_err();
+            assert!(
+                error.contains("client acme") && error.contains(says),
+                "{error}"
+            );
+        }
+        let twice = format!(
+            r#"[{{"client_id": "a", "contracts": [], "jwks": {{"keys": [{EC}]}}}},
+                {{"client_id": "a", "contracts": [], "jwks": {{"keys": [{EC}]}}}}]"#
+        );
+        assert!(load_json(&twice).unwrap_err().contains("twice"));
+        let no_key = r#"[{"client_id": "a", "contracts": [], "jwks": {"keys": []}}]"#;
+        assert!(load_json(no_key).unwrap_err().contains("no key"));
+        assert!(load_json("{").is_err());
+        assert!(load_json(r#"[{"client_id": "a", "jwks": {"keys": []}}]"#).is_err());
+    }
+}
