@@ -166,7 +166,7 @@ async fn fetch_batch(
                 stats.with_eobs += u64::from(count > 0);
             }
             Err((error, cause)) => {
-                log_failure(&cx.failures_logged, batch, &error);
+                log_failure(&cx.failures_logged, cx.layout.job_id(), batch, &error);
                 stats.causes.add(&cause, 1);
                 let outcome = operation_outcome(beneficiary, &error);
                 let part = match &mut errors {
@@ -192,7 +192,10 @@ async fn fetch_batch(
     let finished = actix_rt::task::spawn_blocking(move || finish_parts(parts, &shared.cancel))
         .await
         .unwrap_or_else(|e| {
-            log::error!("batch {batch}: finishing parts panicked: {e}");
+            log::error!(
+                "job {}: batch {batch}: finishing parts panicked: {e}",
+                cx.layout.job_id()
+            );
             Err(Error::ActorGone { actor: "fetcher" })
         })?;
     for part in finished.iter().flatten() {
@@ -206,17 +209,17 @@ async fn fetch_batch(
 
 /// Logs a beneficiary's failure: at warn level while the job has logged
 /// fewer than [`WARN_FAILURES`], then at debug.
-fn log_failure(logged: &AtomicU64, batch: u64, error: &SourceError) {
+fn log_failure(logged: &AtomicU64, job: &str, batch: u64, error: &SourceError) {
     match logged.fetch_add(1, Ordering::Relaxed) {
-        n if n < WARN_FAILURES => log::warn!("batch {batch}: {error}"),
+        n if n < WARN_FAILURES => log::warn!("job {job}: batch {batch}: {error}"),
         WARN_FAILURES => {
-            log::warn!("batch {batch}: {error}");
+            log::warn!("job {job}: batch {batch}: {error}");
             log::warn!(
-                "{WARN_FAILURES} beneficiary failures logged; further ones at debug level \
-                 (the job's report counts them by cause)"
+                "job {job}: {WARN_FAILURES} beneficiary failures logged; further ones at debug \
+                 level (the job's report counts them by cause)"
             );
         }
-        _ => log::debug!("batch {batch}: {error}"),
+        _ => log::debug!("job {job}: batch {batch}: {error}"),
     }
 }
 
