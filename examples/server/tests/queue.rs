@@ -37,7 +37,7 @@ async fn many_kick_offs_run_at_most_max_running_at_once() {
     let responses =
         futures::future::join_all((0..KICK_OFFS).map(|_| kick_off(&base, "/Patient/$export")))
             .await;
-    let urls: Vec<String> = responses.iter().map(content_location).collect();
+    let mut urls: Vec<String> = responses.iter().map(content_location).collect();
     assert_eq!(urls.iter().collect::<HashSet<_>>().len(), KICK_OFFS);
 
     // The last one waits behind the others.
@@ -57,6 +57,16 @@ async fn many_kick_offs_run_at_most_max_running_at_once() {
         "{progress}"
     );
 
+    // The last export, seen queued above, is deleted before it runs.
+    let dropped = urls.pop().unwrap();
+    let deleted = client().delete(&dropped).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        client().get(&dropped).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let dropped_id = dropped.rsplit('/').next().unwrap();
+
     let expected: HashSet<String> = args
         .job
         .beneficiary_ids()
@@ -69,6 +79,15 @@ async fn many_kick_offs_run_at_most_max_running_at_once() {
         let eobs = download_all(&manifest, "output").await;
         assert_eq!(eobs.len(), expected.len());
     }
+    assert!(
+        !root.path().join(dropped_id).exists()
+            && !root
+                .path()
+                .join(".exports")
+                .join(format!("{dropped_id}.json"))
+                .exists(),
+        "a deleted queued export leaves nothing"
+    );
     assert_eq!(
         exports.peak_running(),
         MAX_RUNNING,

@@ -399,17 +399,15 @@ impl Exports {
         });
     }
 
-    /// Removes a queued or finished export: its record and its files. A running
-    /// one is cancelled by the caller; its end removes its files.
+    /// Removes a queued or finished export: its record and its files. (A
+    /// running one is cancelled by the caller; its end removes its files.)
     pub async fn forget(&self, id: &str) {
-        let queued = {
+        let known = {
             let mut jobs = self.jobs.lock().unwrap();
             jobs.queue.retain(|q| q != id);
-            jobs.exports
-                .remove(id)
-                .map(|e| matches!(e.state, State::Queued { .. }))
+            jobs.exports.remove(id).is_some()
         };
-        if queued.is_some() {
+        if known {
             self.remove_files(id).await;
         }
     }
