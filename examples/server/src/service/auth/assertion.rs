@@ -22,8 +22,11 @@ const MAX_JTI_LEN: usize = 256;
 /// The claims read from an assertion.
 #[derive(Debug, Deserialize)]
 struct Claims {
+    /// The client that claims to have signed it.
     iss: String,
+    /// When it expires (seconds since the Unix epoch).
     exp: u64,
+    /// Its id, for replay detection; optional here to refuse its absence by name.
     jti: Option<String>,
 }
 
@@ -31,6 +34,8 @@ struct Claims {
 /// good once.
 #[derive(Debug, Default)]
 pub struct SeenAssertions {
+    /// `(client, jti)` → when the assertion expires; pruned once expired, as
+    /// an expired assertion is refused anyway.
     expiries: HashMap<(String, String), u64>,
 }
 

@@ -28,8 +28,11 @@ const MIN_RSA_BITS: usize = 2048;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
+    /// The client's id.
     client_id: String,
+    /// Its public keys.
     jwks: JwkSet,
+    /// The contracts it may export.
     contracts: Vec<String>,
 }
 

@@ -38,14 +38,20 @@ const REALM: &str = "claims-aggregator";
 /// What an access token was granted for.
 #[derive(Debug, Clone)]
 struct Grant {
+    /// Whose token it is: what it may export and see.
     client_id: String,
+    /// After this the token is refused (and dropped at the next issue).
     expires: Instant,
 }
 
 /// The registered clients, the assertions they used and the tokens given out.
 pub struct Auth {
+    /// The registered clients, by id.
     clients: HashMap<String, Client>,
+    /// Assertion ids used within their validity: each assertion is good once.
     seen: Mutex<SeenAssertions>,
+    /// Live access tokens. In memory only: a restart asks clients for new
+    /// tokens, which they get as they got the first.
     tokens: Mutex<HashMap<String, Grant>>,
 }
 
