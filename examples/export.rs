@@ -53,6 +53,9 @@ struct Args {
         default_value = "ABC-DEF"
     )]
     job_id: String,
+    /// Contract number: the prefix of output names.
+    #[arg(long, value_name = "ID", help_heading = "Job", default_value = "Z9000")]
+    contract: String,
     #[command(flatten)]
     job: JobArgs,
     #[command(flatten)]
@@ -104,7 +107,7 @@ async fn run(args: Args) -> Result<Option<JobReport>, Box<dyn std::error::Error>
     args.job.ensure_root()?;
     let config = args
         .job
-        .config(&args.job_id, &args.job.contract)
+        .config(&args.job_id, &args.contract)
         .resume(args.resume)
         .parts_only(args.parts_only)
         .build()

@@ -10,7 +10,8 @@ use claims_aggregator::{synthetic, JobConfig, JobConfigBuilder, SyntheticConfig,
 /// Where jobs live unless `--root` says otherwise; created on first use.
 pub const DEFAULT_ROOT: &str = "./efsmount";
 
-/// Job options, with AB2D's scenario as defaults.
+/// Job options, with AB2D's scenario as defaults. The contract is each
+/// program's own flag: `export` runs one, the server serves several.
 #[derive(Debug, Clone, clap::Args)]
 pub struct JobArgs {
     /// Directory of job directories; must exist unless --create-root (the
@@ -20,9 +21,6 @@ pub struct JobArgs {
     /// Create --root (and its parents) if it is missing.
     #[arg(long, help_heading = "Job")]
     pub create_root: bool,
-    /// Contract number: the prefix of output names.
-    #[arg(long, value_name = "ID", help_heading = "Job", default_value = "Z9000")]
-    pub contract: String,
     /// Beneficiaries in the job (ids generated from the seed).
     #[arg(
         long,

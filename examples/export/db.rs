@@ -119,7 +119,7 @@ fn spec(args: &Args) -> Result<JobSpec, Box<dyn std::error::Error>> {
     if job.arbiters.is_some() {
         return Err("--arbiters does not go with --db: each worker runs its own".into());
     }
-    let mut spec = JobSpec::new(&args.job_id, &job.contract);
+    let mut spec = JobSpec::new(&args.job_id, &args.contract);
     spec.batch_size = job.batch_size;
     spec.max_attempts = args.db.max_attempts;
     spec.options = JobOptions {

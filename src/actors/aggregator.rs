@@ -329,7 +329,8 @@ impl Aggregator {
         };
         *steps += 1;
         log::debug!(
-            "aggregating {} {kind} parts ({bytes} bytes) into {number:?}",
+            "job {}: aggregating {} {kind} parts ({bytes} bytes) into {number:?}",
+            self.layout.job_id(),
             step.parts.len()
         );
         let cancel = self.cancel.clone();
@@ -351,7 +352,8 @@ impl Aggregator {
 
     fn published(&mut self, output: JobOutput) {
         log::info!(
-            "{}: {} records, {} bytes",
+            "job {}: {}: {} records, {} bytes",
+            self.layout.job_id(),
             output.file,
             output.records,
             output.bytes
@@ -395,7 +397,7 @@ impl Aggregator {
     fn finish(&mut self, outcome: Result<u64, Arc<Error>>, ctx: &mut Context<Self>) {
         if let Err(e) = &outcome {
             if !matches!(**e, Error::Cancelled) {
-                log::error!("aggregation failed: {e}");
+                log::error!("job {}: aggregation failed: {e}", self.layout.job_id());
                 if let Some(observer) = &self.observer {
                     observer.do_send(AggregatorEvent::Failed(e.clone()));
                 }

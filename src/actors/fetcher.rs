@@ -114,6 +114,7 @@ async fn fetch_batch(
     finishing: Arc<AtomicBool>,
 ) -> Result<BatchStats> {
     let fetch = Fetch {
+        job_id: cx.layout.job_id(),
         batch,
         source: &*cx.source,
         request_timeout: cx.request_timeout,
@@ -131,7 +132,10 @@ async fn fetch_batch(
     let finished = actix_rt::task::spawn_blocking(move || finish_parts(parts, &shared.cancel))
         .await
         .unwrap_or_else(|e| {
-            log::error!("batch {batch}: finishing parts panicked: {e}");
+            log::error!(
+                "job {}: batch {batch}: finishing parts panicked: {e}",
+                cx.layout.job_id()
+            );
             Err(Error::ActorGone { actor: "fetcher" })
         })?;
     for part in finished.iter().flatten() {
@@ -146,6 +150,8 @@ async fn fetch_batch(
 /// The fetch of one batch's beneficiaries into its parts: what a
 /// [`BatchFetcher`] and a worker's claim (`crate::coordination::worker`) share.
 pub(crate) struct Fetch<'a> {
+    /// The job, for logs.
+    pub job_id: &'a str,
     /// The batch number, for logs.
     pub batch: u64,
     /// Where claims come from.
@@ -227,7 +233,7 @@ impl Fetch<'_> {
                     stats.with_eobs += u64::from(count > 0);
                 }
                 Err((error, cause)) => {
-                    log_failure(self.failures_logged, batch, &error);
+                    log_failure(self.failures_logged, self.job_id, batch, &error);
                     stats.causes.add(&cause, 1);
                     let outcome = operation_outcome(beneficiary, &error);
                     let part = match &mut errors {
@@ -252,17 +258,17 @@ impl Fetch<'_> {
 
 /// Logs a beneficiary's failure: at warn level while the job has logged
 /// fewer than [`WARN_FAILURES`], then at debug.
-fn log_failure(logged: &AtomicU64, batch: u64, error: &SourceError) {
+fn log_failure(logged: &AtomicU64, job: &str, batch: u64, error: &SourceError) {
     match logged.fetch_add(1, Ordering::Relaxed) {
-        n if n < WARN_FAILURES => log::warn!("batch {batch}: {error}"),
+        n if n < WARN_FAILURES => log::warn!("job {job}: batch {batch}: {error}"),
         WARN_FAILURES => {
-            log::warn!("batch {batch}: {error}");
+            log::warn!("job {job}: batch {batch}: {error}");
             log::warn!(
-                "{WARN_FAILURES} beneficiary failures logged; further ones at debug level \
-                 (the job's report counts them by cause)"
+                "job {job}: {WARN_FAILURES} beneficiary failures logged; further ones at debug \
+                 level (the job's report counts them by cause)"
             );
         }
-        _ => log::debug!("batch {batch}: {error}"),
+        _ => log::debug!("job {job}: batch {batch}: {error}"),
     }
 }
 

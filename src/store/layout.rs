@@ -148,6 +148,14 @@ impl JobLayout {
     pub fn job_dir(&self) -> &Path {
         &self.job_dir
     }
+    /// The job id (the job directory's name), for log lines: jobs of one
+    /// process log side by side.
+    pub fn job_id(&self) -> &str {
+        self.job_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+    }
     /// Directory of parts being written.
     pub fn streaming(&self) -> &Path {
         &self.streaming

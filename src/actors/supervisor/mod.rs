@@ -493,10 +493,11 @@ impl JobSupervisor {
                 let _ = aggregator.send(Cancel).await;
             }
             if wrapup == Wrapup::Remove {
+                let job_id = layout.job_id().to_owned();
                 let cleaned =
                     spawn_holding(lock, move || files::remove_working_files(&layout)).await;
                 if let Ok(Err(e)) = cleaned {
-                    log::error!("cleanup after stop: {e}");
+                    log::error!("job {job_id}: cleanup after stop: {e}");
                 }
             }
             None
@@ -513,7 +514,10 @@ impl JobSupervisor {
                     JobStatus::Failed(act.threshold_error().to_string())
                 }
                 Some(Err(e)) => {
-                    log::error!("combining the finished parts of a failed job: {e}");
+                    log::error!(
+                        "job {}: combining the finished parts of a failed job: {e}",
+                        act.config.job_id()
+                    );
                     JobStatus::Failed(format!(
                         "{}; combining the finished parts then failed: {e}",
                         act.threshold_error()
@@ -742,14 +746,16 @@ impl Handler<BatchDone> for JobSupervisor {
             BatchOutcome::Lost => match fetch.plan.lost(batch) {
                 AfterLoss::Retry(batch) => {
                     log::warn!(
-                        "batch {}: fetcher stopped unexpectedly; retrying",
+                        "job {}: batch {}: fetcher stopped unexpectedly; retrying",
+                        self.config.job_id(),
                         msg.batch
                     );
                     fetch.start(&mut job.pool, batch);
                 }
                 AfterLoss::Record(batch) => {
                     log::error!(
-                        "batch {}: fetcher lost twice; counting it as failed",
+                        "job {}: batch {}: fetcher lost twice; counting it as failed",
+                        self.config.job_id(),
                         msg.batch
                     );
                     self.record_lost_batch(batch, ctx);

@@ -132,6 +132,7 @@ async fn write_parts(
     let (stats, mut parts) = match claim.kind {
         ClaimKind::Fetch => {
             let fetch = Fetch {
+                job_id: &claim.job_id,
                 batch: claim.batch,
                 source: &*job.source,
                 request_timeout: shared.config.request_timeout,
