@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use claims_aggregator::{synthetic, JobConfig, JobConfigBuilder, SyntheticConfig, SyntheticSource};
 
@@ -136,6 +136,15 @@ impl JobArgs {
 
     /// The synthetic claims source these options describe.
     pub fn synthetic(&self) -> Result<Arc<SyntheticSource>, String> {
+        self.synthetic_since(None)
+    }
+
+    /// The synthetic claims source these options describe, with only the
+    /// claims updated at or after `since` when given.
+    pub fn synthetic_since(
+        &self,
+        since: Option<SystemTime>,
+    ) -> Result<Arc<SyntheticSource>, String> {
         if !(0.0..=1.0).contains(&self.failure_rate) {
             return Err(format!(
                 "--failure-rate {} is not a fraction between 0 and 1",
@@ -148,6 +157,7 @@ impl JobArgs {
             latency: Duration::from_millis(self.latency_ms),
             failure_rate: self.failure_rate,
             small_eobs: self.small_eobs,
+            since,
         })))
     }
 
