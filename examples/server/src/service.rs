@@ -8,6 +8,11 @@
 //! | `DELETE /jobs/{id}` | `202`: cancels a running job or deletes a finished one's files |
 //! | `GET /files/{id}/{file}` | the output (`application/fhir+ndjson`), `ETag` from its checksum; `404` for anything that is not one of the job's outputs |
 //!
+//! `_since` (a date, midnight UTC, or an instant with its offset; not in the
+//! future) exports only the claims whose `meta.lastUpdated` is at or after it.
+//! The manifest's `transactionTime` is the kick-off instant, which the claims
+//! are complete up to: a client passes it as its next export's `_since`.
+//!
 //! Every job is its own `JobSupervisor`. Each export is recorded in
 //! `<root>/.exports/<id>.json` (its request, and its report once it ended), so
 //! that after a restart finished exports are served again and unfinished ones are
@@ -23,12 +28,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use claims_aggregator::manifest::BulkDataManifest;
+use claims_aggregator::source::parse_since;
 use claims_aggregator::{Cancel, GetProgress, JobReport, JobStatus, JobSupervisor, RunJob};
 use futures::channel::oneshot;
 use futures::future::{FutureExt, Shared};
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use crate::job_args::JobArgs;
 
@@ -54,9 +58,11 @@ struct Record {
     contract: String,
     /// The kick-off URL.
     request: String,
-    /// `_since`, when given.
+    /// `_since`, when given: only claims updated at or after it are exported.
     since: Option<String>,
-    /// Kick-off time, milliseconds since the Unix epoch.
+    /// Kick-off time, milliseconds since the Unix epoch: the manifest's
+    /// `transactionTime`, the instant the export's claims are complete up to,
+    /// so that a client can pass it as the next export's `_since`.
     started_ms: u64,
     /// The report, once the job ended.
     report: Option<JobReport>,
@@ -157,7 +163,9 @@ impl Exports {
             .resume(resume)
             .build()
             .map_err(|e| e.to_string())?;
-        let source = self.defaults.synthetic()?;
+        // Checked at kick-off; read again from the record on a resume.
+        let since = record.since.as_deref().map(parse_since).transpose()?;
+        let source = self.defaults.synthetic_since(since)?;
         self.persist(&record)
             .map_err(|e| format!("record export {}: {e}", record.id))?;
         let supervisor = JobSupervisor::new(config, source).start();
@@ -319,8 +327,8 @@ async fn kickoff(req: HttpRequest, contract: String, exports: web::Data<Exports>
                     );
                 }
             }
-            "_since" => match OffsetDateTime::parse(&value, &Rfc3339) {
-                Ok(at) if at <= OffsetDateTime::now_utc() => since = Some(value.into_owned()),
+            "_since" => match parse_since(&value) {
+                Ok(at) if at <= SystemTime::now() => since = Some(value.into_owned()),
                 Ok(_) => {
                     return outcome(
                         StatusCode::BAD_REQUEST,
@@ -328,11 +336,11 @@ async fn kickoff(req: HttpRequest, contract: String, exports: web::Data<Exports>
                         &format!("_since {value} is in the future"),
                     )
                 }
-                Err(e) => {
+                Err(reason) => {
                     return outcome(
                         StatusCode::BAD_REQUEST,
                         "invalid",
-                        &format!("_since {value} is not a FHIR instant: {e}"),
+                        &format!("invalid _since: {reason}"),
                     )
                 }
             },
