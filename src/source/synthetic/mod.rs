@@ -16,6 +16,12 @@
 //! [`SyntheticSource::eob_ids`]) to learn exactly which records a beneficiary
 //! contributes, whichever fetcher, arbiter or process fetched it, and in any order.
 //!
+//! [`SyntheticConfig::since`] leaves out the EOBs updated before an instant, as
+//! BFD's `_lastUpdated=ge…` does, without touching the others: each EOB keeps
+//! its stream, so the EOBs kept are byte for byte, ids included, those of the
+//! unfiltered source. The dates are drawn right after the claim type, so an EOB
+//! left out costs a few draws and is never serialised.
+//!
 //! # Layout
 //!
 //! - this file: the source and its settings; what a beneficiary gets and the
