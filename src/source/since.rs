@@ -44,6 +44,10 @@ fn parse(text: &str) -> Result<OffsetDateTime, String> {
     if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(at);
     }
+    if clock.contains(' ') {
+        // A `+` in a URL's query that was not written `%2B` arrives as a space.
+        return refuse("has a space where its offset's + should be (in a URL, write + as %2B)");
+    }
     let zoned = clock.ends_with('Z') || clock.contains('+') || clock.contains('-');
     if !zoned {
         return refuse("has no time zone (end it with Z for UTC, or an offset such as -05:00)");
@@ -90,6 +94,10 @@ mod tests {
             ("2024-01-01T00:00Z", "is not a time of day with seconds"),
             ("2024-01-01T25:00:00Z", "is not a time of day"),
             ("2024-01-01T00:00:00+5:00", "is not a time of day"),
+            (
+                "2024-01-01T00:00:00 05:00",
+                "has a space where its offset's + should be",
+            ),
             ("2024-02-30", "is not a day of the calendar"),
             (
                 "2024-13-01T00:00:00Z",

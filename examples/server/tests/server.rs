@@ -341,6 +341,10 @@ async fn bad_requests_are_400_and_unknown_things_404() {
             "_since=2024-02-30",
             "\"2024-02-30\" is not a day of the calendar",
         ),
+        (
+            "_since=2024-01-01T00:00:00+05:00",
+            "(in a URL, write + as %2B)",
+        ),
         ("_since=2999-01-01T00:00:00Z", "in the future"),
         ("_since=2999-01-01", "in the future"),
         ("_elements=id", "parameter _elements"),
