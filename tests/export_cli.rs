@@ -1,7 +1,8 @@
 //! The `export` harness as a user runs it: exit status 0 and the JobReport as
 //! JSON on stdout when the job completes; Ctrl-C (SIGINT) cancels the job, cleans
 //! up and exits non-zero; a bad flag is a clear error; a job that fails names
-//! the causes on its last line and keeps its OperationOutcomes.
+//! the causes on its last line and keeps its OperationOutcomes; `--since`
+//! keeps the synthetic claims updated since then.
 //!
 //! The children run the example's binary (see `common::example_bin`).
 
@@ -17,7 +18,8 @@ fn main() -> ExitCode {
     sigint_cancels_and_cleans_up();
     bad_flags_are_refused();
     a_failed_job_says_why_and_keeps_its_operation_outcomes();
-    eprintln!("export_cli: 4 tests passed");
+    since_keeps_the_claims_updated_since_then();
+    eprintln!("export_cli: 5 tests passed");
     ExitCode::SUCCESS
 }
 
@@ -206,4 +208,63 @@ fn a_failed_job_says_why_and_keeps_its_operation_outcomes() {
     assert!(
         stderr.contains("OperationOutcomes of the failed beneficiaries: Z9000_0001_error.ndjson")
     );
+}
+
+fn since_keeps_the_claims_updated_since_then() {
+    use claims_aggregator::source::{parse_since, synthetic};
+    use claims_aggregator::{SyntheticConfig, SyntheticSource};
+
+    let (every, recent) = (
+        SyntheticSource::default(),
+        SyntheticSource::new(SyntheticConfig {
+            since: Some(parse_since("2024-01-01").unwrap()),
+            ..SyntheticConfig::default()
+        }),
+    );
+    let ids = |source: &SyntheticSource| -> Vec<String> {
+        (0..60)
+            .flat_map(|i| source.eob_ids(&synthetic::beneficiary_id(i)))
+            .collect()
+    };
+    let (all, expected) = (ids(&every), ids(&recent));
+    assert!(!expected.is_empty() && expected.len() < all.len());
+    let mut checksums = Vec::new();
+    // A date is midnight UTC: the same instant as seen from New York.
+    for since in ["2024-01-01", "2023-12-31T19:00:00.000-05:00"] {
+        let root = tempfile::tempdir().unwrap();
+        let root_arg = root.path().to_str().unwrap();
+        let output = export(&[
+            "--root",
+            root_arg,
+            "--beneficiaries",
+            "60",
+            "--since",
+            since,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{since}: {stderr}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["status"], "completed");
+        assert_eq!(report["progress"]["eobs_written"], expected.len() as u64);
+        let text = std::fs::read_to_string(root.path().join("ABC-DEF/Z9000_0001.ndjson")).unwrap();
+        let written: Vec<String> = text
+            .lines()
+            .map(|line| {
+                let eob: Value = serde_json::from_str(line).unwrap();
+                let updated = eob["meta"]["lastUpdated"].as_str().unwrap();
+                assert!(updated >= "2024-01-01", "{updated}");
+                eob["id"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        let mut sorted = written.clone();
+        sorted.sort();
+        let mut wanted = expected.clone();
+        wanted.sort();
+        assert_eq!(sorted, wanted, "since {since}");
+        checksums.push(report["outputs"][0]["sha256"].clone());
+    }
+    assert_eq!(checksums[0], checksums[1]);
 }

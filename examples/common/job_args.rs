@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use claims_aggregator::{synthetic, JobConfig, JobConfigBuilder, SyntheticConfig, SyntheticSource};
 
@@ -149,7 +149,9 @@ pub struct SyntheticArgs {
 
 impl SyntheticArgs {
     /// The synthetic claims source these options describe.
-    pub fn source(&self) -> Result<Arc<SyntheticSource>, String> {
+    /// The synthetic claims source these options describe, with only the
+    /// claims updated at or after `since` when given.
+    pub fn source(&self, since: Option<SystemTime>) -> Result<Arc<SyntheticSource>, String> {
         if !(0.0..=1.0).contains(&self.failure_rate) {
             return Err(format!(
                 "--failure-rate {} is not a fraction between 0 and 1",
@@ -162,6 +164,7 @@ impl SyntheticArgs {
             latency: Duration::from_millis(self.latency_ms),
             failure_rate: self.failure_rate,
             small_eobs: self.small_eobs,
+            since,
         })))
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use claims_aggregator::source::bfd::DEFAULT_PAGE_SIZE;
+use claims_aggregator::source::parse_since;
 use claims_aggregator::{BfdConfig, BfdSource, ClaimsSource};
 
 /// Longest line of a `--patients` file, in bytes: a FHIR id has at most 64
@@ -54,8 +55,8 @@ pub struct SourceArgs {
     /// line, 256 MiB in all) [default: --beneficiaries generated ids].
     #[arg(long, help_heading = "Source", value_name = "FILE")]
     pub patients: Option<PathBuf>,
-    /// Only claims updated since then (`_lastUpdated=ge…`): 2020-02-13 or
-    /// 2020-02-13T00:00:00.000-05:00.
+    /// Only claims updated at or after then (from BFD: `_lastUpdated=ge…`):
+    /// 2020-02-13 (midnight UTC) or 2020-02-13T00:00:00.000-05:00.
     #[arg(long, value_name = "DATE", help_heading = "Source")]
     pub since: Option<String>,
     /// PEM CA bundle trusted for BFD [default: the system's roots].
@@ -90,10 +91,17 @@ impl SourceArgs {
         synthetic: &SyntheticArgs,
         job_id: &str,
     ) -> Result<Arc<dyn ClaimsSource>, Box<dyn Error>> {
+        // Read here for both sources, so that a bad one is refused in the same
+        // words whichever source it was meant for.
+        let since = self
+            .since
+            .as_deref()
+            .map(parse_since)
+            .transpose()
+            .map_err(|reason| format!("invalid --since: {reason}"))?;
         if self.source == SourceKind::Synthetic {
             let bfd_only = [
                 ("--bfd-url", self.bfd_url.is_some()),
-                ("--since", self.since.is_some()),
                 ("--ca-cert", self.ca_cert.is_some()),
                 ("--client-cert", self.client_cert.is_some()),
                 ("--page-size", self.page_size.is_some()),
@@ -101,7 +109,7 @@ impl SourceArgs {
             if let Some((flag, _)) = bfd_only.iter().find(|(_, given)| *given) {
                 return Err(format!("{flag} needs --source bfd").into());
             }
-            return Ok(synthetic.source()?);
+            return Ok(synthetic.source(since)?);
         }
         let url = self.bfd_url.as_deref().unwrap_or(DEFAULT_BFD_URL);
         let mut config = BfdConfig::builder(url)

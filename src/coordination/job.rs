@@ -125,6 +125,9 @@ impl JobSpec {
             ));
         }
         let o = &self.options;
+        if let Some(since) = &o.since {
+            crate::source::parse_since(since).map_err(|reason| Error::config("since", reason))?;
+        }
         if o.max_bytes == 0 || o.max_bytes > i64::MAX as u64 {
             return Err(Error::config("max_bytes", "must be between 1 and 2^63 - 1"));
         }

@@ -9,9 +9,11 @@
 //! [`SyntheticSource`] is the embedded default: deterministic for a seed, with
 //! configurable latency and failure rate, so that the expected output of any job
 //! is known in advance. [`BfdSource`] fetches from CMS's BFD FHIR server over
-//! HTTPS with mutual TLS.
+//! HTTPS with mutual TLS. Both can be asked for only the claims updated since
+//! an instant ([`parse_since`] reads one as clients write it).
 
 pub mod bfd;
+mod since;
 pub mod synthetic;
 
 use std::fmt;
@@ -19,6 +21,7 @@ use std::fmt;
 use futures::future::BoxFuture;
 
 pub use bfd::{BfdConfig, BfdConfigBuilder, BfdSource};
+pub use since::parse_since;
 pub use synthetic::{SyntheticConfig, SyntheticSource};
 
 /// One FHIR resource serialised as compact JSON on a single line (no `\n`).
@@ -196,16 +199,37 @@ pub trait ClaimsSource: Send + Sync + 'static {
 /// The FHIR `OperationOutcome` line recorded for a beneficiary whose fetch
 /// failed. `issue[0].diagnostics` names the beneficiary as `Patient/<id>`, so the
 /// failed beneficiaries of a job can be listed from its error outputs.
+///
+/// The texts come from anywhere (a server's answer, an id in a file), but the
+/// line must stay valid FHIR R4: a `string` is never empty and holds no control
+/// character but tab, CR and LF.
 pub(crate) fn operation_outcome(beneficiary: &str, error: &SourceError) -> Resource {
+    let message = if error.message.is_empty() {
+        "the fetch failed without a message".to_owned()
+    } else {
+        fhir_string(&error.message)
+    };
     Resource::from_value(&serde_json::json!({
         "resourceType": "OperationOutcome",
         "issue": [{
             "severity": "error",
             "code": error.code,
-            "details": { "text": error.message },
-            "diagnostics": format!("Patient/{beneficiary}"),
+            "details": { "text": message },
+            "diagnostics": fhir_string(&format!("Patient/{beneficiary}")),
         }],
     }))
+}
+
+/// `text` with each control character FHIR strings may not hold (all but tab,
+/// CR and LF) replaced by U+FFFD.
+fn fhir_string(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' | '\r' | '\n' => c,
+            c if c.is_control() && c < ' ' => char::REPLACEMENT_CHARACTER,
+            c => c,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -286,5 +310,23 @@ mod tests {
         assert_eq!(v["issue"][0]["code"], "timeout");
         assert_eq!(v["issue"][0]["diagnostics"], "Patient/-1999");
         assert!(!line.as_str().contains('\n'));
+    }
+
+    #[test]
+    fn operation_outcomes_hold_only_what_fhir_strings_may() {
+        let line = operation_outcome("a\u{1}b", &SourceError::new("exception", ""));
+        let v: serde_json::Value = serde_json::from_str(line.as_str()).unwrap();
+        assert_eq!(
+            v["issue"][0]["details"]["text"],
+            "the fetch failed without a message"
+        );
+        assert_eq!(v["issue"][0]["diagnostics"], "Patient/a\u{fffd}b");
+        let error = SourceError::new("processing", "bad\u{0}body:\tline\r\n\u{1b}[31m");
+        let v: serde_json::Value =
+            serde_json::from_str(operation_outcome("-1", &error).as_str()).unwrap();
+        assert_eq!(
+            v["issue"][0]["details"]["text"],
+            "bad\u{fffd}body:\tline\r\n\u{fffd}[31m"
+        );
     }
 }

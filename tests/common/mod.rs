@@ -231,6 +231,8 @@ pub enum Script {
     Invalid(serde_json::Value),
     /// Panics this many times, then answers normally.
     Panic(std::sync::atomic::AtomicUsize),
+    /// Fails with this error.
+    Fail(SourceError),
 }
 
 /// The synthetic source, with scripted misbehaviour for chosen beneficiaries.
@@ -277,6 +279,7 @@ impl ClaimsSource for ScriptedSource {
                     }
                     self.inner.generate(beneficiary)
                 }
+                Some(Script::Fail(error)) => Err(error.clone()),
                 None => self.inner.generate(beneficiary),
             }
         }

@@ -9,8 +9,9 @@
 //! configured seed, so a test knows exactly what every patient must yield. It
 //! is strict about what BFD needs: `excludeSAMHSA=true`, `Accept:
 //! application/fhir+json` and (unless turned off) a `BULK-JOB-ID` header, or it
-//! answers 400/406. `_lastUpdated=ge…` keeps the EOBs whose `meta.lastUpdated`
-//! is on or after that day (day granularity).
+//! answers 400/406. `_lastUpdated=ge…` (a date, taken as midnight UTC, or an
+//! instant with its offset) keeps the EOBs whose `meta.lastUpdated` is at or
+//! after that instant, as the synthetic source's own `since` filters them.
 //!
 //! Fault switches ([`StubConfig`], [`Fault`]): every Nth request of a patient
 //! answers 500 or 429 with `Retry-After` (counted per patient, so with N ≥ 2 a
@@ -27,12 +28,13 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use claims_aggregator::source::parse_since;
 use claims_aggregator::{Resource, SyntheticConfig, SyntheticSource};
 use futures::stream::{self, Stream, StreamExt};
 
@@ -370,7 +372,9 @@ struct Search {
     patient: String,
     count: usize,
     start: usize,
-    since: Option<String>,
+    /// `_lastUpdated=ge…` as given (repeated in `next` links), and the
+    /// instant it names.
+    since: Option<(String, SystemTime)>,
 }
 
 impl Stub {
@@ -428,16 +432,17 @@ impl Stub {
             Some(FaultKind::OversizedChunked) => return self.oversized(true),
             _ => {}
         }
-        let eobs = match self.source.generate(&search.patient) {
+        let generated = match &search.since {
+            Some((_, at)) => SyntheticSource::new(SyntheticConfig {
+                since: Some(*at),
+                ..self.source.config().clone()
+            })
+            .generate(&search.patient),
+            None => self.source.generate(&search.patient),
+        };
+        let eobs = match generated {
             Ok(eobs) => eobs,
             Err(e) => return outcome(StatusCode::INTERNAL_SERVER_ERROR, &e.message),
-        };
-        let eobs: Vec<Resource> = match &search.since {
-            Some(since) => eobs
-                .into_iter()
-                .filter(|eob| last_updated_day(eob).is_some_and(|day| day >= since.as_str()))
-                .collect(),
-            None => eobs,
         };
         let total = eobs.len();
         let page_eobs = &eobs[search.start.min(total)..(search.start + search.count).min(total)];
@@ -583,11 +588,17 @@ impl Stub {
         };
         let since = match params.get("_lastUpdated") {
             None => None,
-            Some(value) => match value.strip_prefix("ge") {
-                Some(instant) if instant.len() >= 10 && instant.is_char_boundary(10) => {
-                    Some(instant[..10].to_owned())
+            Some(value) => match value.strip_prefix("ge").map(|at| (at, parse_since(at))) {
+                Some((text, Ok(at))) => Some((text.to_owned(), at)),
+                Some((_, Err(reason))) => {
+                    return refuse(StatusCode::BAD_REQUEST, &format!("_lastUpdated: {reason}"))
                 }
-                _ => return refuse(StatusCode::BAD_REQUEST, "_lastUpdated must be ge<date>"),
+                None => {
+                    return refuse(
+                        StatusCode::BAD_REQUEST,
+                        "_lastUpdated must be ge<date or instant>",
+                    )
+                }
             },
         };
         Ok(Search {
@@ -690,13 +701,6 @@ fn padding_eob(patient: &str, page: usize) -> Resource {
     }))
 }
 
-/// The day of `meta.lastUpdated` (`YYYY-MM-DD`), read from the compact text.
-fn last_updated_day(eob: &Resource) -> Option<&str> {
-    let text = eob.as_str();
-    let at = text.find("\"lastUpdated\":\"")? + "\"lastUpdated\":\"".len();
-    text.get(at..at + 10)
-}
-
 /// The URL of the page starting at `start`, on `base`.
 fn page_url(base: &str, search: &Search, start: usize) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -705,7 +709,7 @@ fn page_url(base: &str, search: &Search, start: usize) -> String {
         .append_pair("_count", &search.count.to_string())
         .append_pair("patient", &search.patient)
         .append_pair("excludeSAMHSA", "true");
-    if let Some(since) = &search.since {
+    if let Some((since, _)) = &search.since {
         query.append_pair("_lastUpdated", &format!("ge{since}"));
     }
     format!("{base}{SEARCH_PATH}?{}", query.finish())

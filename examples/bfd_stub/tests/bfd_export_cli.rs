@@ -143,7 +143,14 @@ fn flags_that_make_no_sense_are_refused() {
             owned(&["--source", "bfd", "--bfd-url", "http://bfd.example"]),
             owned(&["invalid --bfd-url: \"http://bfd.example\": plain http is only allowed to a loopback host"]),
         ),
-        (owned(&["--since", "2020-01-01"]), owned(&["--since needs --source bfd"])),
+        (
+            owned(&["--since", "2024-01-01T00:00:00"]),
+            owned(&["invalid --since: \"2024-01-01T00:00:00\" has no time zone"]),
+        ),
+        (
+            bfd(&["--since", "yesterday"]),
+            owned(&["invalid --since: \"yesterday\" is neither a date nor an instant; give a date (2024-01-01"]),
+        ),
         (
             bfd(&["--ca-cert", "/nonexistent/ca.pem"]),
             owned(&["--ca-cert /nonexistent/ca.pem: read /nonexistent/ca.pem"]),

@@ -16,7 +16,7 @@ use common::*;
 
 /// The EOB ids of generated beneficiaries `range`.
 fn expected(args: &service::Settings, range: std::ops::Range<u64>) -> HashSet<String> {
-    let source = args.job.synthetic.source().unwrap();
+    let source = args.job.synthetic.source(None).unwrap();
     range
         .map(synthetic::beneficiary_id)
         .flat_map(|id| source.eob_ids(&id))

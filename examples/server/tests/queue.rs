@@ -30,7 +30,7 @@ async fn many_kick_offs_run_at_most_max_running_at_once() {
             &MAX_RUNNING.to_string(),
         ],
     );
-    let source = args.job.synthetic.source().unwrap();
+    let source = args.job.synthetic.source(None).unwrap();
     let exports = service::Exports::start(args.clone()).unwrap();
     let base = serve(exports.clone());
 

@@ -6,8 +6,10 @@ mod common;
 
 use std::collections::HashSet;
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use claims_aggregator::source::parse_since;
+use claims_aggregator::SyntheticSource;
 use reqwest::StatusCode;
 use serde_json::Value;
 use server::service;
@@ -33,7 +35,7 @@ async fn kick_off_poll_download_delete() {
             "3",
         ],
     );
-    let source = args.job.synthetic.source().unwrap();
+    let source = args.job.synthetic.source(None).unwrap();
     let base = serve(service::Exports::start(args.clone()).unwrap());
 
     let response = kick_off(
@@ -70,7 +72,10 @@ async fn kick_off_poll_download_delete() {
         .all(|f| f["type"] == "OperationOutcome"));
 
     let ids: Vec<String> = args.job.beneficiary_ids().collect();
-    let expected: HashSet<String> = ids.iter().flat_map(|id| source.eob_ids(id)).collect();
+    let expected: HashSet<String> = ids
+        .iter()
+        .flat_map(|id| updated_since(&source, id, "2020-01-01T00:00:00Z"))
+        .collect();
     let eobs = download_all(&manifest, "output").await;
     let seen: HashSet<String> = eobs
         .iter()
@@ -190,7 +195,25 @@ async fn bad_requests_are_400_and_unknown_things_404() {
         ("_type=Patient", "_type Patient"),
         ("_type=ExplanationOfBenefit,Coverage", "_type Coverage"),
         ("_outputFormat=text%2Fcsv", "_outputFormat text/csv"),
-        ("_since=yesterday", "_since yesterday"),
+        (
+            "_since=yesterday",
+            "invalid _since: \"yesterday\" is neither a date nor an instant; give a date \
+             (2024-01-01, taken as midnight UTC) or an instant",
+        ),
+        (
+            "_since=2024-01-01T00:00:00",
+            "\"2024-01-01T00:00:00\" has no time zone",
+        ),
+        (
+            "_since=2024-02-30",
+            "\"2024-02-30\" is not a day of the calendar",
+        ),
+        (
+            "_since=2024-01-01T00:00:00+05:00",
+            "(in a URL, write + as %2B)",
+        ),
+        ("_since=2999-01-01T00:00:00Z", "in the future"),
+        ("_since=2999-01-01", "in the future"),
         ("_since=2999-01-01T00:00:00Z", "in the future"),
         ("_elements=id", "parameter _elements"),
     ] {
@@ -252,7 +275,7 @@ async fn gzip_outputs_round_trip() {
         root.path(),
         &["--beneficiaries", "60", "--max-bytes", "400000", "--gzip"],
     );
-    let source = args.job.synthetic.source().unwrap();
+    let source = args.job.synthetic.source(None).unwrap();
     let base = serve(service::Exports::start(args.clone()).unwrap());
     let status_url = kick_off(&base, "/Patient/$export").await.headers()["content-location"]
         .to_str()
@@ -332,7 +355,7 @@ fn an_unfinished_export_resumes_after_a_restart() {
             "2",
         ],
     );
-    let source = args.job.synthetic.source().unwrap();
+    let source = args.job.synthetic.source(None).unwrap();
 
     // The first server runs in its own actix system; it is stopped mid-job.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -431,7 +454,7 @@ async fn several_exports_run_at_once() {
             "Z9001",
         ],
     );
-    let source = args.job.synthetic.source().unwrap();
+    let source = args.job.synthetic.source(None).unwrap();
     let base = serve(service::Exports::start(args.clone()).unwrap());
     let first = kick_off(&base, "/Group/Z9000/$export").await;
     let second = kick_off(&base, "/Group/Z9001/$export").await;
@@ -464,4 +487,97 @@ async fn several_exports_run_at_once() {
             .unwrap()
             .ends_with(&format!("{contract}_0001.ndjson")));
     }
+}
+
+/// The ids of `beneficiary`'s EOBs updated at or after `since`, found by
+/// reading each EOB's `meta.lastUpdated`, not through the source's own filter.
+fn updated_since(source: &SyntheticSource, beneficiary: &str, since: &str) -> Vec<String> {
+    let since = parse_since(since).unwrap();
+    source
+        .generate(beneficiary)
+        .unwrap_or_default()
+        .iter()
+        .map(|eob| serde_json::from_str::<Value>(eob.as_str()).unwrap())
+        .filter(|eob| parse_since(eob["meta"]["lastUpdated"].as_str().unwrap()).unwrap() >= since)
+        .map(|eob| eob["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The status URL of an accepted kick-off.
+async fn accepted(base: &str, path: &str) -> String {
+    let response = kick_off(base, path).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "{path}");
+    response.headers()["content-location"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Polls an export to its end; its manifest.
+async fn manifest_of(status_url: &str) -> Value {
+    let done = poll(status_url).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    json(done).await
+}
+
+#[actix::test]
+async fn since_exports_the_claims_updated_since_and_transaction_time_is_the_next_since() {
+    let root = tempfile::tempdir().unwrap();
+    let args = settings(root.path(), &["--beneficiaries", "300", "--seed", "4"]);
+    let source = args.job.synthetic.source(None).unwrap();
+    let ids: Vec<String> = args.job.beneficiary_ids().collect();
+    let every: usize = ids.iter().map(|id| source.eob_ids(id).len()).sum();
+    let mut expected: Vec<String> = ids
+        .iter()
+        .flat_map(|id| updated_since(&source, id, "2024-01-01T00:00:00Z"))
+        .collect();
+    expected.sort();
+    assert!(
+        !expected.is_empty() && expected.len() < every / 4,
+        "{} of {every}",
+        expected.len()
+    );
+    let base = serve(service::Exports::start(args).unwrap());
+
+    // A plain date is midnight UTC: the same instant as 19:00 the day before
+    // in New York; both export exactly the claims updated since then.
+    let mut checksums = Vec::new();
+    for since in [
+        "2024-01-01",
+        "2023-12-31T19:00:00.000-05:00",
+        "2024-01-01T00:00:00Z",
+    ] {
+        let before = SystemTime::now();
+        let status_url = accepted(&base, &format!("/Patient/$export?_since={since}")).await;
+        let after = SystemTime::now();
+        let manifest = manifest_of(&status_url).await;
+        let eobs = download_all(&manifest, "output").await;
+        let mut got: Vec<String> = eobs
+            .iter()
+            .map(|eob| eob["id"].as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, expected, "_since={since}");
+        checksums.push(manifest["output"][0]["extension"].clone());
+
+        // transactionTime is the kick-off instant (to the millisecond).
+        let transaction = parse_since(manifest["transactionTime"].as_str().unwrap()).unwrap();
+        assert!(
+            transaction + Duration::from_millis(1) > before && transaction <= after,
+            "{}",
+            manifest["transactionTime"]
+        );
+    }
+    assert!(checksums.windows(2).all(|pair| pair[0] == pair[1]));
+
+    // The next export since the last one's transactionTime: accepted as
+    // `_since` as it is, and nothing was updated since.
+    let status_url = accepted(&base, "/Patient/$export").await;
+    let first = manifest_of(&status_url).await;
+    assert_eq!(download_all(&first, "output").await.len(), every);
+    let next_since = first["transactionTime"].as_str().unwrap();
+    let status_url = accepted(&base, &format!("/Patient/$export?_since={next_since}")).await;
+    let next = manifest_of(&status_url).await;
+    assert_eq!(next["output"], serde_json::json!([]), "{next}");
+    assert!(next["request"].as_str().unwrap().ends_with(next_since));
 }

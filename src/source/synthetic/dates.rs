@@ -71,6 +71,11 @@ impl Stamp {
             millis,
         }
     }
+
+    /// The instant, in milliseconds since 1970-01-01T00:00:00Z (stamps are UTC).
+    pub(super) fn epoch_millis(&self) -> i64 {
+        (self.day * 86_400 + i64::from(self.second)) * 1000 + i64::from(self.millis.unwrap_or(0))
+    }
 }
 
 /// The clock is written digit by digit: `time`'s formatter is slower on this

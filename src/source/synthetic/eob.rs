@@ -10,16 +10,17 @@ use super::short::Short;
 use super::vocabulary::*;
 
 /// The dates every EOB has, drawn in this order (the order is part of the
-/// output: the same seed must give the same claims).
-struct Dates {
+/// output: the same seed must give the same claims), right after the claim
+/// type, so that an EOB `since` leaves out costs only these draws.
+pub(super) struct Dates {
     start: i64,
     end: i64,
     created: Stamp,
-    updated: Stamp,
+    pub(super) updated: Stamp,
 }
 
 impl Dates {
-    fn draw(claim: &ClaimType, rng: &mut ChaCha8Rng) -> Self {
+    pub(super) fn draw(claim: &ClaimType, rng: &mut ChaCha8Rng) -> Self {
         let start = rng.gen_range(FIRST_DAY..=LAST_START_DAY);
         let end = start + rng.gen_range(0..=claim.max_span_days);
         let created = Stamp::new(end + rng.gen_range(1..=45), rng.gen_range(0..86_400), None);
@@ -43,6 +44,7 @@ pub(super) fn small_eob<'a>(
     claim: &'static ClaimType,
     id: &'a str,
     beneficiary: &'a str,
+    dates: Dates,
     rng: &mut ChaCha8Rng,
 ) -> Eob<'a> {
     let Dates {
@@ -50,7 +52,7 @@ pub(super) fn small_eob<'a>(
         end,
         created,
         updated,
-    } = Dates::draw(claim, rng);
+    } = dates;
     Eob {
         id,
         meta: Meta {
@@ -84,6 +86,7 @@ pub(super) fn full_eob<'a>(
     claim: &'static ClaimType,
     id: &'a str,
     beneficiary: &'a str,
+    dates: Dates,
     rng: &mut ChaCha8Rng,
 ) -> Eob<'a> {
     let Dates {
@@ -91,7 +94,7 @@ pub(super) fn full_eob<'a>(
         end,
         created,
         updated,
-    } = Dates::draw(claim, rng);
+    } = dates;
 
     let institutional = claim.family == Family::Institutional;
     let contained = institutional.then(|| {
@@ -231,19 +234,16 @@ fn supporting_info(
     claim.info[..kinds]
         .iter()
         .zip(1..)
-        .map(|(kind, sequence)| {
-            let (code, timing_date) = if kind.codes.is_empty() {
-                (None, Some(Date(end + rng.gen_range(1..=14))))
-            } else {
-                (Some(pick(kind.codes, rng)), None)
-            };
-            SupportingInfo {
-                sequence,
-                category: &kind.category,
-                code,
-                timing_date,
-                timing_period: kind.admission.then(|| Period::days(start, end)),
-            }
+        .map(|(kind, sequence)| SupportingInfo {
+            sequence,
+            category: &kind.category,
+            detail: match kind.value {
+                InfoValue::Code(codes) => InfoDetail::Code(pick(codes, rng)),
+                InfoValue::DateAfterPeriod => {
+                    InfoDetail::TimingDate(Date(end + rng.gen_range(1..=14)))
+                }
+                InfoValue::Period => InfoDetail::TimingPeriod(Period::days(start, end)),
+            },
         })
         .collect()
 }

@@ -16,6 +16,12 @@
 //! [`SyntheticSource::eob_ids`]) to learn exactly which records a beneficiary
 //! contributes, whichever fetcher, arbiter or process fetched it, and in any order.
 //!
+//! [`SyntheticConfig::since`] leaves out the EOBs updated before an instant, as
+//! BFD's `_lastUpdated=ge…` does, without touching the others: each EOB keeps
+//! its stream, so the EOBs kept are byte for byte, ids included, those of the
+//! unfiltered source. The dates are drawn right after the claim type, so an EOB
+//! left out costs a few draws and is never serialised.
+//!
 //! # Layout
 //!
 //! - this file: the source and its settings; what a beneficiary gets and the
@@ -40,7 +46,7 @@
 //! two of them collide with probability 2⁻⁶⁴ per pair. Either way ids satisfy
 //! FHIR's `[A-Za-z0-9\-\.]{1,64}`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 use rand::{Rng, SeedableRng};
@@ -49,7 +55,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ClaimsSource, Resource, SourceError};
 use claim_types::ClaimType;
-use eob::{full_eob, small_eob};
+use eob::{full_eob, small_eob, Dates};
 use ids::{eob_id, id_stem};
 use json::to_resource;
 
@@ -100,6 +106,11 @@ pub struct SyntheticConfig {
     /// Give every beneficiary exactly one small (about 750 bytes) but valid EOB,
     /// for memory tests with millions of beneficiaries. Default `false`.
     pub small_eobs: bool,
+    /// Only the EOBs whose `meta.lastUpdated` is at or after this instant, as
+    /// Bulk Data's `_since` and BFD's `_lastUpdated=ge…` ask (read one with
+    /// [`parse_since`](crate::source::parse_since)). The EOBs kept are byte for
+    /// byte, id included, those generated without it. Default `None`: every EOB.
+    pub since: Option<SystemTime>,
 }
 
 impl Default for SyntheticConfig {
@@ -110,6 +121,7 @@ impl Default for SyntheticConfig {
             latency: Duration::ZERO,
             failure_rate: 0.0,
             small_eobs: false,
+            since: None,
         }
     }
 }
@@ -119,6 +131,10 @@ impl Default for SyntheticConfig {
 #[derive(Debug, Clone)]
 pub struct SyntheticSource {
     config: SyntheticConfig,
+    /// `config.since` in whole milliseconds since 1970, rounded up: an EOB's
+    /// `lastUpdated` is whole milliseconds, so it is at or after `since` exactly
+    /// when it is at or after this.
+    since_ms: Option<i64>,
 }
 
 /// The id of the `index`-th synthetic beneficiary, shaped like BFD's synthetic
@@ -130,7 +146,8 @@ pub fn beneficiary_id(index: u64) -> String {
 impl SyntheticSource {
     /// A source with the given settings.
     pub fn new(config: SyntheticConfig) -> Self {
-        SyntheticSource { config }
+        let since_ms = config.since.map(millis_rounded_up);
+        SyntheticSource { config, since_ms }
     }
 
     /// The settings of this source.
@@ -148,23 +165,28 @@ impl SyntheticSource {
         let root = ChaCha8Rng::from_seed(key);
         let stem = id_stem(beneficiary);
         (0..self.count(&root))
-            .map(|index| {
+            .filter_map(|index| {
                 let mut rng = eob_rng(&root, index);
                 let claim = ClaimType::draw(&mut rng);
+                // The dates are drawn first, so an EOB left out costs no more.
+                let dates = Dates::draw(claim, &mut rng);
+                if !self.wanted(&dates) {
+                    return None;
+                }
                 let id = eob_id(claim, &stem, index);
                 let eob = if self.config.small_eobs {
-                    small_eob(claim, &id, beneficiary, &mut rng)
+                    small_eob(claim, &id, beneficiary, dates, &mut rng)
                 } else {
-                    full_eob(claim, &id, beneficiary, &mut rng)
+                    full_eob(claim, &id, beneficiary, dates, &mut rng)
                 };
                 // Cannot fail: every field serialises to a string, number or bool.
-                to_resource(&eob).map_err(|error| {
+                Some(to_resource(&eob).map_err(|error| {
                     let message = format!(
                         "synthetic source: EOB {id} of beneficiary {beneficiary} \
                          did not serialise: {error}"
                     );
                     SourceError::new("exception", message)
-                })
+                }))
             })
             .collect()
     }
@@ -180,8 +202,22 @@ impl SyntheticSource {
         let root = ChaCha8Rng::from_seed(key);
         let stem = id_stem(beneficiary);
         (0..self.count(&root))
-            .map(|index| eob_id(ClaimType::draw(&mut eob_rng(&root, index)), &stem, index))
+            .filter_map(|index| {
+                let mut rng = eob_rng(&root, index);
+                let claim = ClaimType::draw(&mut rng);
+                if self.since_ms.is_some() && !self.wanted(&Dates::draw(claim, &mut rng)) {
+                    return None;
+                }
+                Some(eob_id(claim, &stem, index))
+            })
             .collect()
+    }
+
+    /// Whether an EOB of these dates is kept: `since` is not given, or its
+    /// `lastUpdated` is not earlier.
+    fn wanted(&self, dates: &Dates) -> bool {
+        self.since_ms
+            .is_none_or(|since| dates.updated.epoch_millis() >= since)
     }
 
     /// Whether the fetch of `beneficiary` fails.
@@ -249,6 +285,17 @@ fn failure(beneficiary: &str) -> SourceError {
         "exception",
         format!("synthetic source: fetch of beneficiary {beneficiary} failed (injected failure)"),
     )
+}
+
+/// Milliseconds from 1970 to `at`, rounded up (towards the later instant);
+/// saturated far outside the years any EOB names.
+fn millis_rounded_up(at: SystemTime) -> i64 {
+    let nanos = match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => after.as_nanos() as i128,
+        Err(before) => -(before.duration().as_nanos() as i128),
+    };
+    let millis = nanos.div_euclid(1_000_000) + i128::from(nanos.rem_euclid(1_000_000) != 0);
+    millis.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// The generator of EOB number `index`: a fresh copy of the beneficiary's

@@ -1,5 +1,6 @@
 //! The shapes of an ExplanationOfBenefit and its parts, as serde serialises them.
 
+use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use super::dates::{Date, Period, Stamp};
@@ -200,17 +201,32 @@ pub(super) struct CareTeam {
     pub(super) role: &'static Fixed<Concept>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 pub(super) struct SupportingInfo {
     pub(super) sequence: u32,
     pub(super) category: &'static Fixed<Concept>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) code: Option<&'static Fixed<Concept>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) timing_date: Option<Date>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) timing_period: Option<Period>,
+    pub(super) detail: InfoDetail,
+}
+
+/// The one thing a `supportingInfo` carries besides its category: an enum,
+/// so that `timing[x]` can only ever take one type.
+pub(super) enum InfoDetail {
+    Code(&'static Fixed<Concept>),
+    TimingDate(Date),
+    TimingPeriod(Period),
+}
+
+impl Serialize for SupportingInfo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut info = serializer.serialize_struct("SupportingInfo", 3)?;
+        info.serialize_field("sequence", &self.sequence)?;
+        info.serialize_field("category", self.category)?;
+        match &self.detail {
+            InfoDetail::Code(code) => info.serialize_field("code", code)?,
+            InfoDetail::TimingDate(date) => info.serialize_field("timingDate", date)?,
+            InfoDetail::TimingPeriod(period) => info.serialize_field("timingPeriod", period)?,
+        }
+        info.end()
+    }
 }
 
 #[derive(Serialize)]

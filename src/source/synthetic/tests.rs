@@ -2,7 +2,7 @@
 //! unique ids, the configured counts and failure rate.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -447,4 +447,93 @@ async fn fetch_equals_generate() {
     let beneficiary = beneficiary_id(3);
     assert_eq!(slow.fetch(&beneficiary).await, slow.generate(&beneficiary));
     assert!(started.elapsed() >= Duration::from_millis(20));
+}
+
+/// `meta.lastUpdated` of an EOB, as an instant.
+fn last_updated(eob: &Resource) -> SystemTime {
+    let text = str_at(&parse(eob), "/meta/lastUpdated").to_owned();
+    crate::source::parse_since(&text).expect("lastUpdated is an instant")
+}
+
+#[test]
+fn since_keeps_exactly_the_eobs_updated_at_or_after_it_byte_for_byte() {
+    for (small_eobs, failure_rate) in [(false, 0.0), (false, 0.2), (true, 0.0)] {
+        let all = source(SyntheticConfig {
+            small_eobs,
+            failure_rate,
+            ..SyntheticConfig::default()
+        });
+        for since in ["2024-01-01", "2019-07-01T12:00:00.000-05:00", "2030-01-01"] {
+            let at = crate::source::parse_since(since).unwrap();
+            let recent = source(SyntheticConfig {
+                since: Some(at),
+                ..all.config().clone()
+            });
+            let (mut kept, mut left_out) = (0, 0);
+            for index in 0..300 {
+                let beneficiary = beneficiary_id(index);
+                let Ok(every) = all.generate(&beneficiary) else {
+                    assert!(recent.generate(&beneficiary).is_err());
+                    assert!(recent.eob_ids(&beneficiary).is_empty());
+                    continue;
+                };
+                let expected: Vec<Resource> = every
+                    .iter()
+                    .filter(|eob| last_updated(eob) >= at)
+                    .cloned()
+                    .collect();
+                let got = recent.generate(&beneficiary).unwrap();
+                assert_eq!(got, expected, "{beneficiary} since {since}");
+                let ids: Vec<String> = got.iter().map(|eob| id_of(eob).to_owned()).collect();
+                assert_eq!(recent.eob_ids(&beneficiary), ids);
+                kept += got.len();
+                left_out += every.len() - got.len();
+            }
+            if since == "2030-01-01" {
+                assert_eq!(kept, 0, "nothing is updated after 2025");
+            } else {
+                assert!(
+                    kept > 0 && left_out > 0,
+                    "{since}: {kept} kept, {left_out} left out"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn since_compares_instants_to_the_nanosecond_whatever_the_offset() {
+    let all = default_source();
+    let eob = (0..20)
+        .flat_map(|index| all.generate(&beneficiary_id(index)).unwrap())
+        .next()
+        .expect("an EOB");
+    let updated = last_updated(&eob);
+    let text = str_at(&parse(&eob), "/meta/lastUpdated").to_owned();
+    let beneficiary = str_at(&parse(&eob), "/patient/reference")["Patient/".len()..].to_owned();
+    let keeps = |since: SystemTime| {
+        let filtered = source(SyntheticConfig {
+            since: Some(since),
+            ..SyntheticConfig::default()
+        });
+        filtered.generate(&beneficiary).unwrap().contains(&eob)
+    };
+    assert!(keeps(updated), "at {text} exactly");
+    assert!(keeps(updated - Duration::from_nanos(1)));
+    assert!(
+        !keeps(updated + Duration::from_nanos(1)),
+        "1 ns after {text}"
+    );
+    // The same instant seen from New York (UTC−5) and from Kiribati (UTC+14).
+    let utc = time::OffsetDateTime::from(updated);
+    for hours in [-5, 14] {
+        let offset = time::UtcOffset::from_hms(hours, 0, 0).unwrap();
+        let local = utc
+            .to_offset(offset)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let since = crate::source::parse_since(&local).unwrap();
+        assert_eq!(since, updated, "{local}");
+        assert!(keeps(since), "{local}");
+    }
 }

@@ -6,32 +6,39 @@ use super::model::{
     Coding, Concept, Extension, Facility, Insurer, InsurerIdentifier, OrganizationMeta,
 };
 
-/// A kind of `supportingInfo`: its category, the codes it draws from, and
-/// whether it carries the admission period.
+/// A kind of `supportingInfo`: its category and what it carries.
 pub(super) struct InfoKind {
     pub(super) category: Fixed<Concept>,
-    pub(super) codes: &'static [Fixed<Concept>],
-    /// An admission period (`timingPeriod` = the billable period).
-    pub(super) admission: bool,
+    pub(super) value: InfoValue,
 }
 
-/// A supporting-information category with the values its code takes (none:
-/// a `timingDate` instead). The values are a named `static` because a `Fixed`
-/// caches its text, and a reference to such a value cannot be a promoted
-/// temporary.
+/// What a `supportingInfo` carries besides its category: exactly one of
+/// `code`, `timingDate` and `timingPeriod`, since FHIR's `timing[x]` takes one
+/// type and a code with a timing would be a different kind of information.
+pub(super) enum InfoValue {
+    /// A `code` drawn from these (never empty, nor any of their codes).
+    Code(&'static [Fixed<Concept>]),
+    /// A `timingDate` a few days after the billable period ends.
+    DateAfterPeriod,
+    /// The billable period as `timingPeriod` (an admission).
+    Period,
+}
+
+/// A supporting-information category with the values its code takes. The
+/// values are a named `static` because a `Fixed` caches its text, and a
+/// reference to such a value cannot be a promoted temporary.
 macro_rules! info {
-    ($system:expr, $code:literal, $display:literal, $variable:literal, $variable_display:literal, [$(($value:literal, $value_display:literal)),* $(,)?]) => {
+    ($system:expr, $code:literal, $display:literal, $variable:literal, $variable_display:literal, [$(($value:literal, $value_display:literal)),+ $(,)?]) => {
         InfoKind {
             category: Fixed::new(Concept::fixed(&[
                 Coding::fixed($system, $code, Some($display)),
                 Coding::fixed(BB_INFORMATION, bb_var!($variable), Some($variable_display)),
             ])),
-            codes: {
+            value: InfoValue::Code({
                 static CODES: [Fixed<Concept>; <[&str]>::len(&[$($value),*])] =
                     [$(concept!(bb_var!($variable), $value, $value_display)),*];
                 &CODES
-            },
-            admission: false,
+            }),
         }
     };
 }
@@ -158,14 +165,21 @@ pub(super) static TOTAL_BENEFIT: Fixed<Concept> = Fixed::new(Concept::fixed(&[
 /// `Fixed` holds its cache, so each table gets its own copy.
 macro_rules! received {
     () => {
-        info!(
-            C4BB_SUPPORTING_INFO,
-            "clmrecvddate",
-            "Claim Received Date",
-            "nch_wkly_proc_dt",
-            "NCH Weekly Claim Processing Date",
-            []
-        )
+        InfoKind {
+            category: Fixed::new(Concept::fixed(&[
+                Coding::fixed(
+                    C4BB_SUPPORTING_INFO,
+                    "clmrecvddate",
+                    Some("Claim Received Date"),
+                ),
+                Coding::fixed(
+                    BB_INFORMATION,
+                    bb_var!("nch_wkly_proc_dt"),
+                    Some("NCH Weekly Claim Processing Date"),
+                ),
+            ])),
+            value: InfoValue::DateAfterPeriod,
+        }
     };
 }
 
@@ -224,7 +238,6 @@ pub(super) static INSTITUTIONAL_INFO: [InfoKind; 6] = [
     info!(HL7_INFO_CATEGORY, "info", "Information", "nch_prmry_pyr_cd", "NCH Primary Payer Code (if not Medicare)", [
         ("A", "Employer group health plan (EGHP) insurance for an aged beneficiary"),
         ("E", "Workers' compensation"),
-        ("", "Medicare is primary payer"),
     ]),
     info!(HL7_INFO_CATEGORY, "info", "Information", "clm_mco_pd_sw", "Claim MCO Paid Switch", [
         ("0", "No managed care organization (MCO) payment"),
@@ -236,8 +249,7 @@ pub(super) static INPATIENT_INFO: [InfoKind; 8] = [
     received!(),
     InfoKind {
         category: concept!(C4BB_SUPPORTING_INFO, "admissionperiod", "Admission Period"),
-        codes: &[],
-        admission: true,
+        value: InfoValue::Period,
     },
     info!(C4BB_SUPPORTING_INFO, "typeofbill", "Type of Bill", "clm_freq_cd", "Claim Frequency Code", [
         ("1", "Admit thru discharge claim"),

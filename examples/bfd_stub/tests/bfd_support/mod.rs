@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use claims_aggregator::source::parse_since;
 use claims_aggregator::{
     run_job, BfdConfig, BfdConfigBuilder, BfdSource, ClaimsSource, FileKind, JobReport,
     SourceError, SyntheticConfig, SyntheticSource,
@@ -63,7 +64,8 @@ pub fn stub_config(synthetic: SyntheticConfig) -> StubConfig {
 
 /// The lines `patient` must yield: its synthetic EOBs, exactly as generated,
 /// whose billing period ends on or after `earliest` and whose `lastUpdated`
-/// day is on or after `since` (each when given).
+/// is at or after the instant `since` names (each when given), compared here
+/// on the parsed instants, not by the generator's own filter.
 pub fn expected(
     synthetic: &SyntheticConfig,
     patient: &str,
@@ -78,8 +80,9 @@ pub fn expected(
         .filter(|text| {
             let value: serde_json::Value = serde_json::from_str(text).unwrap();
             let end = value["billablePeriod"]["end"].as_str().unwrap();
-            let updated = &value["meta"]["lastUpdated"].as_str().unwrap()[..10];
-            earliest.is_none_or(|e| end >= e) && since.is_none_or(|s| updated >= s)
+            let updated = parse_since(value["meta"]["lastUpdated"].as_str().unwrap()).unwrap();
+            earliest.is_none_or(|e| end >= e)
+                && since.is_none_or(|s| updated >= parse_since(s).unwrap())
         })
         .collect()
 }

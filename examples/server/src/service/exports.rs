@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use actix::{Actor, Addr};
+use claims_aggregator::source::parse_since;
 use claims_aggregator::{JobReport, JobStatus, JobSupervisor, RunJob};
 use futures::channel::oneshot;
 use futures::future::{FutureExt, Shared};
@@ -36,9 +37,11 @@ pub struct Record {
     pub contract: String,
     /// The kick-off URL.
     pub request: String,
-    /// `_since`, when given.
+    /// `_since`, when given: only claims updated at or after it are exported.
     pub since: Option<String>,
-    /// Kick-off time, milliseconds since the Unix epoch.
+    /// Kick-off time, milliseconds since the Unix epoch: the manifest's
+    /// `transactionTime`, the instant the export's claims are complete up to,
+    /// so that a client can pass it as the next export's `_since`.
     pub started_ms: u64,
     /// The client that asked for it (`None` when the service runs open): only
     /// that client sees it.
@@ -313,7 +316,9 @@ impl Exports {
             .resume(resume)
             .build()
             .map_err(|e| e.to_string())?;
-        let source = self.settings.job.synthetic.source()?;
+        // Checked at kick-off; read again from the record on a resume.
+        let since = record.since.as_deref().map(parse_since).transpose()?;
+        let source = self.settings.job.synthetic.source(since)?;
         let supervisor = JobSupervisor::new(config, source).start();
         let job = supervisor.send(RunJob::new(contract.beneficiary_ids()));
         let (done, ended) = oneshot::channel();

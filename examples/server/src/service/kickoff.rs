@@ -3,11 +3,12 @@
 //! what is accepted, refused and — under `Prefer: handling=lenient` — dropped
 //! is decided in one place.
 
+use std::time::SystemTime;
+
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use claims_aggregator::source::parse_since;
 
 use super::auth::Caller;
 use super::exports::{now_ms, Exports, Record};
@@ -89,8 +90,8 @@ pub fn read_parameters(query: &str, lenient: bool) -> Result<Parameters, Refusal
                     ));
                 }
             }
-            "_since" => match OffsetDateTime::parse(&value, &Rfc3339) {
-                Ok(at) if at <= OffsetDateTime::now_utc() => since = Some(value.into_owned()),
+            "_since" => match parse_since(&value) {
+                Ok(at) if at <= SystemTime::now() => since = Some(value.into_owned()),
                 Ok(_) => {
                     return Err((
                         StatusCode::BAD_REQUEST,
@@ -98,11 +99,11 @@ pub fn read_parameters(query: &str, lenient: bool) -> Result<Parameters, Refusal
                         format!("_since {value} is in the future"),
                     ))
                 }
-                Err(e) => {
+                Err(reason) => {
                     return Err((
                         StatusCode::BAD_REQUEST,
                         "invalid",
-                        format!("_since {value} is not a FHIR instant: {e}"),
+                        format!("invalid _since: {reason}"),
                     ))
                 }
             },
