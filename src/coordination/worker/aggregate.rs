@@ -139,6 +139,11 @@ async fn aggregate(shared: &Shared, lease: &AggregatorLease) -> Result<()> {
         .map_err(|_| Error::ActorGone {
             actor: "aggregator",
         })?;
+    if shared.stopping() {
+        // The stop cancelled the aggregator: its answer says nothing of the
+        // job, which the next holder ends.
+        return Err(Error::Cancelled);
+    }
     let end = match (&ending, combined) {
         (_, Err(e)) => JobEnd::Failed {
             reason: format!("aggregation failed: {e}; the parts stay in finished/"),
