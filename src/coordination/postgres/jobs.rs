@@ -220,15 +220,7 @@ impl PgCoordinator {
         let err = |e| db_error(op, target.clone(), e);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(err)?;
-        let held = tx
-            .query_opt(
-                "SELECT 1 FROM claims_aggregator.aggregator_leases
-                 WHERE job_id = $1 AND token = $2 FOR SHARE",
-                &[&lease.job_id, &(lease.token as i64)],
-            )
-            .await
-            .map_err(err)?
-            .is_some();
+        let held = lease_held(&tx, lease).await.map_err(err)?;
         if held {
             cancel_open_batches(&tx, &lease.job_id).await.map_err(err)?;
         }
@@ -288,17 +280,7 @@ impl PgCoordinator {
         };
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(err)?;
-        // FOR SHARE: a takeover waits until this transaction ends.
-        let fenced = tx
-            .query_opt(
-                "SELECT 1 FROM claims_aggregator.aggregator_leases
-                 WHERE job_id = $1 AND token = $2 FOR SHARE",
-                &[&lease.job_id, &(lease.token as i64)],
-            )
-            .await
-            .map_err(err)?
-            .is_none();
-        if fenced {
+        if !lease_held(&tx, lease).await.map_err(err)? {
             return Ok(false);
         }
         if state == JobState::Completed {
@@ -337,6 +319,21 @@ impl PgCoordinator {
 
 /// Turns a job's open batches `cancelled`: never claimed again, and their
 /// holders' renewals and completions refused.
+/// Whether `lease` is still the job's aggregator lease, read `FOR SHARE`: a
+/// takeover waits until the transaction `tx` ends.
+async fn lease_held(
+    tx: &deadpool_postgres::Transaction<'_>,
+    lease: &AggregatorLease,
+) -> Result<bool, tokio_postgres::Error> {
+    tx.query_opt(
+        "SELECT 1 FROM claims_aggregator.aggregator_leases
+         WHERE job_id = $1 AND token = $2 FOR SHARE",
+        &[&lease.job_id, &(lease.token as i64)],
+    )
+    .await
+    .map(|row| row.is_some())
+}
+
 async fn cancel_open_batches(
     tx: &deadpool_postgres::Transaction<'_>,
     job_id: &str,

@@ -121,20 +121,10 @@ fn start_throwaway_server() -> Result<String, String> {
     let mut last_error = String::new();
     for _ in 0..5 {
         let port = free_port().map_err(|e| format!("free port: {e}"))?;
-        let mut pg_ctl = as_postgres(as_root, &bin.join("pg_ctl"));
-        pg_ctl
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(dir.join("server.log"))
-            .args(["-w", "-t", "60", "-o"])
-            .arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-                dir.display()
-            ))
-            .arg("start");
-        match run(pg_ctl, "pg_ctl start") {
+        // Shared by every test of the process, never restarted: commits
+        // need not be durable.
+        let unsafe_commits = "-c synchronous_commit=off -c full_page_writes=off";
+        match pg_ctl_start(as_root, &bin, &dir, port, unsafe_commits) {
             Ok(()) => {
                 return Ok(format!(
                     "host=127.0.0.1 port={port} user=postgres dbname=postgres"
@@ -258,6 +248,32 @@ rm -rf "$2""#;
         .spawn();
 }
 
+/// `pg_ctl start` of the cluster in `dir` on loopback `port`, with `options`
+/// added to the server's; waits until it takes connections. `fsync` is off:
+/// the machine does not crash in a test.
+fn pg_ctl_start(
+    as_root: bool,
+    bin: &Path,
+    dir: &Path,
+    port: u16,
+    options: &str,
+) -> Result<(), String> {
+    let mut pg_ctl = as_postgres(as_root, &bin.join("pg_ctl"));
+    pg_ctl
+        .arg("-D")
+        .arg(dir.join("data"))
+        .arg("-l")
+        .arg(dir.join("server.log"))
+        .args(["-w", "-t", "60", "-o"])
+        .arg(format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200 \
+             {options}",
+            dir.display()
+        ))
+        .arg("start");
+    run(pg_ctl, "pg_ctl start")
+}
+
 /// A server of one test's own, which it may stop and start again (a restart
 /// in the middle of a job); stopped and removed when dropped.
 pub struct PrivateServer {
@@ -328,25 +344,10 @@ impl PrivateServer {
     }
 
     /// Starts it (again) on its port, and waits until it takes connections.
+    /// Its commits are durable, as the coordination needs: an immediate stop
+    /// is a crash of the server, which must not lose a committed batch.
     pub fn start_again(&self) {
-        let mut pg_ctl = as_postgres(self.as_root, &self.bin.join("pg_ctl"));
-        pg_ctl
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .arg("-l")
-            .arg(self.dir.join("server.log"))
-            .args(["-w", "-t", "60", "-o"])
-            // Durable commits, as the coordination needs: an immediate stop is a
-            // crash of the server, which must not lose a committed batch. (fsync
-            // stays off: the machine does not crash in a test.)
-            .arg(format!(
-                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
-                 -c synchronous_commit=on -c max_connections=200",
-                self.port,
-                self.dir.display()
-            ))
-            .arg("start");
-        run(pg_ctl, "pg_ctl start").unwrap();
+        pg_ctl_start(self.as_root, &self.bin, &self.dir, self.port, "").unwrap();
     }
 }
 
