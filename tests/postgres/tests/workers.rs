@@ -31,8 +31,11 @@ const FAST: &[&str] = &[
     "2",
 ];
 
-/// A job with failures (so error outputs too), cut into many outputs.
+/// A job with failures (so error outputs too), cut into many outputs, of the
+/// claims updated since 2018 (a job's option, which every worker applies).
 const JOB: &[&str] = &[
+    "--since",
+    "2018-01-01",
     "--beneficiaries",
     "240",
     "--batch-size",
