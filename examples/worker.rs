@@ -113,6 +113,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .into());
         }
     }
+    check_writable(&args.root)?;
     let mut config = WorkerConfig::new(&args.root);
     config.concurrency = args.concurrency;
     config.lease = Duration::from_secs(args.lease_secs);
@@ -155,6 +156,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("exiting now; the leases will expire and other workers take over");
     }
     Ok(())
+}
+
+/// Refuses a `--root` the worker cannot write: every batch it claimed would
+/// fail, over and over, until its attempts ran out.
+fn check_writable(root: &std::path::Path) -> Result<(), String> {
+    let probe = root.join(format!(".worker-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("--root {} is not writable: {e}", root.display()))
 }
 
 /// Ctrl-C or SIGTERM.

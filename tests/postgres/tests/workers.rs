@@ -464,6 +464,16 @@ async fn bad_input_is_refused_in_the_user_s_terms() {
         text(&worker)
     );
     let worker = std::process::Command::new(&cluster::binaries().worker)
+        .args(["--db", &db, "--root", "/proc"])
+        .output()
+        .unwrap();
+    assert_eq!(worker.status.code(), Some(2), "{}", text(&worker));
+    assert!(
+        String::from_utf8_lossy(&worker.stderr).contains("--root /proc is not writable"),
+        "{}",
+        text(&worker)
+    );
+    let worker = std::process::Command::new(&cluster::binaries().worker)
         .args(["--db", &db, "--root", root, "--since", "2024-01-01"])
         .output()
         .unwrap();
