@@ -101,18 +101,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("{flag} is a job's option: give it to `export --db`").into());
         }
     }
-    if !args.root.is_dir() {
-        if args.create_root || args.root == std::path::Path::new(DEFAULT_ROOT) {
-            std::fs::create_dir_all(&args.root)
-                .map_err(|e| format!("--root {}: cannot create it: {e}", args.root.display()))?;
-        } else {
-            return Err(format!(
-                "--root {} does not exist (pass --create-root to create it)",
-                args.root.display()
-            )
-            .into());
-        }
-    }
+    job_args::ensure_root(&args.root, args.create_root)?;
     check_writable(&args.root)?;
     let mut config = WorkerConfig::new(&args.root);
     config.concurrency = args.concurrency;

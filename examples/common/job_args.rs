@@ -10,6 +10,23 @@ use claims_aggregator::{synthetic, JobConfig, JobConfigBuilder, SyntheticConfig,
 /// Where jobs live unless `--root` says otherwise; created on first use.
 pub const DEFAULT_ROOT: &str = "./efsmount";
 
+/// Checks that `root` exists, creating it only when asked to (`create_root`,
+/// from `--create-root`) or when it is the default one: a mistyped `--root`
+/// must not quietly grow a tree somewhere else.
+pub fn ensure_root(root: &Path, create_root: bool) -> Result<(), String> {
+    if root.exists() {
+        return Ok(());
+    }
+    if !create_root && root != Path::new(DEFAULT_ROOT) {
+        return Err(format!(
+            "--root {} does not exist (pass --create-root to create it)",
+            root.display()
+        ));
+    }
+    std::fs::create_dir_all(root)
+        .map_err(|e| format!("--root {}: cannot create it: {e}", root.display()))
+}
+
 /// Job options, with AB2D's scenario as defaults. The contract is each
 /// program's own flag: `export` runs one, the server serves several.
 #[derive(Debug, Clone, clap::Args)]
@@ -64,21 +81,9 @@ pub struct JobArgs {
 }
 
 impl JobArgs {
-    /// Checks that the root directory exists, creating it only when asked to
-    /// (`--create-root`) or when it is the default one: a mistyped `--root`
-    /// must not quietly grow a tree somewhere else.
+    /// Checks that the root directory exists (see [`ensure_root`]).
     pub fn ensure_root(&self) -> Result<(), String> {
-        if self.root.exists() {
-            return Ok(());
-        }
-        if !self.create_root && self.root != Path::new(DEFAULT_ROOT) {
-            return Err(format!(
-                "--root {} does not exist (pass --create-root to create it)",
-                self.root.display()
-            ));
-        }
-        std::fs::create_dir_all(&self.root)
-            .map_err(|e| format!("--root {}: cannot create it: {e}", self.root.display()))
+        ensure_root(&self.root, self.create_root)
     }
 
     /// A config builder for job `job_id` of `contract` with these options.

@@ -2,7 +2,6 @@
 //! processes (`examples/worker.rs`) fetch and aggregate it; followed from the
 //! database until it ends. Built with the `postgres` feature.
 
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -196,5 +195,5 @@ async fn follow(db: &PgCoordinator, job_id: &str) -> Result<JobReport, Box<dyn s
 
 /// The job directory a report names.
 pub fn job_dir(args: &Args) -> std::path::PathBuf {
-    Path::new(&args.job.root).join(&args.job_id)
+    args.job.root.join(&args.job_id)
 }

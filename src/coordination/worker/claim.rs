@@ -73,7 +73,8 @@ pub(super) async fn work(shared: &Arc<Shared>, claim: BatchClaim) {
 }
 
 /// Steps 1–4 of the module docs: `Ok(true)` once the batch is committed and its
-/// parts published, `Ok(false)` when the claim was lost.
+/// parts published, `Ok(false)` when the claim was lost (its parts are left
+/// for [`work`] to delete, as after an error).
 async fn fetch_and_commit(shared: &Shared, job: &JobHandle, claim: &BatchClaim) -> Result<bool> {
     let lost = AtomicBool::new(false);
     let written = {
@@ -97,13 +98,7 @@ async fn fetch_and_commit(shared: &Shared, job: &JobHandle, claim: &BatchClaim) 
         bytes: parts.iter().flatten().map(CompletePart::bytes).sum(),
     };
     if !commit(shared, claim, &tally).await? {
-        let layout = job.layout.clone();
-        let (batch, token) = (claim.batch, claim.token);
-        drop(parts);
-        let _ = actix_rt::task::spawn_blocking(move || {
-            files::discard_claim_parts(&layout, batch, token)
-        })
-        .await;
+        // Refused: `work` deletes the parts, once they are closed here.
         return Ok(false);
     }
     actix_rt::task::spawn_blocking(move || files::publish_parts(parts))

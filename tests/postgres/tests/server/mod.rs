@@ -83,37 +83,7 @@ static THROWAWAY_DIR: OnceLock<PathBuf> = OnceLock::new();
 fn start_throwaway_server() -> Result<String, String> {
     let bin = find_bin_dir()?;
     let as_root = unsafe { libc::geteuid() } == 0;
-    let dir = tempfile::Builder::new()
-        .prefix("claims-aggregator-pg-")
-        .tempdir()
-        .map_err(|e| format!("temp dir: {e}"))?
-        .keep();
-    if as_root {
-        let status = Command::new("chown")
-            .args(["postgres:postgres"])
-            .arg(&dir)
-            .status()
-            .map_err(|e| format!("chown: {e}"))?;
-        if !status.success() {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err("chown postgres: is there a postgres user?".into());
-        }
-    }
-    let data = dir.join("data");
-    let mut initdb = as_postgres(as_root, &bin.join("initdb"));
-    initdb.arg("-D").arg(&data).args([
-        "-U",
-        "postgres",
-        "-A",
-        "trust",
-        "-E",
-        "UTF8",
-        "--locale=C",
-        "--no-sync",
-    ]);
-    run(initdb, "initdb").inspect_err(|_| {
-        let _ = std::fs::remove_dir_all(&dir);
-    })?;
+    let dir = init_cluster(as_root, &bin, "claims-aggregator-pg-")?;
     THROWAWAY_DIR.set(dir.clone()).expect("started once");
     unsafe { libc::atexit(stop_throwaway_server) };
     spawn_watchdog(&dir);
@@ -248,6 +218,48 @@ rm -rf "$2""#;
         .spawn();
 }
 
+/// A new database cluster in `<temp dir>/data`, owned by the `postgres` user
+/// when we are root (initdb refuses root); its temp dir, kept. Removed again
+/// if initdb fails.
+fn init_cluster(as_root: bool, bin: &Path, prefix: &str) -> Result<PathBuf, String> {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| format!("temp dir: {e}"))?
+        .keep();
+    let initialized = (|| {
+        if as_root {
+            let status = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&dir)
+                .status()
+                .map_err(|e| format!("chown: {e}"))?;
+            if !status.success() {
+                return Err("chown postgres: is there a postgres user?".to_owned());
+            }
+        }
+        let mut initdb = as_postgres(as_root, &bin.join("initdb"));
+        initdb.arg("-D").arg(dir.join("data")).args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
+        run(initdb, "initdb")
+    })();
+    match initialized {
+        Ok(()) => Ok(dir),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
+}
+
 /// `pg_ctl start` of the cluster in `dir` on loopback `port`, with `options`
 /// added to the server's; waits until it takes connections. `fsync` is off:
 /// the machine does not crash in a test.
@@ -288,31 +300,7 @@ impl PrivateServer {
     pub fn start() -> PrivateServer {
         let bin = find_bin_dir().expect("PostgreSQL's server programs");
         let as_root = unsafe { libc::geteuid() } == 0;
-        let dir = tempfile::Builder::new()
-            .prefix("claims-aggregator-pg-private-")
-            .tempdir()
-            .expect("a temp dir")
-            .keep();
-        if as_root {
-            let status = Command::new("chown")
-                .arg("postgres:postgres")
-                .arg(&dir)
-                .status()
-                .expect("chown");
-            assert!(status.success(), "chown postgres {}", dir.display());
-        }
-        let mut initdb = as_postgres(as_root, &bin.join("initdb"));
-        initdb.arg("-D").arg(dir.join("data")).args([
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ]);
-        run(initdb, "initdb").unwrap();
+        let dir = init_cluster(as_root, &bin, "claims-aggregator-pg-private-").unwrap();
         spawn_watchdog(&dir);
         let server = PrivateServer {
             dir,
